@@ -1,0 +1,1 @@
+"""Degradations and input pipelines."""

@@ -1,0 +1,1 @@
+"""Pure JAX array functions (NHWC): resizing, colour, patches, windowed kNN, aggregation."""

@@ -1,0 +1,1 @@
+"""Training: train state, per-replica step, data-parallel drivers, checkpoints."""

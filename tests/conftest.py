@@ -1,0 +1,39 @@
+"""Shared test fixtures.
+
+`shared_dir` points at ../shared (the benchmark images and IGNN reference passes); tests that
+need it skip cleanly when it is absent. Override its location with JAXRESTORE_SHARED.
+"""
+import os
+import pathlib
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _shared_path() -> pathlib.Path:
+    return pathlib.Path(os.environ.get("JAXRESTORE_SHARED", REPO.parent / "shared"))
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> pathlib.Path:
+    path = _shared_path()
+    if not path.is_dir():
+        pytest.skip(f"{path} not present")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_data(shared_dir) -> pathlib.Path:
+    path = shared_dir / "data"
+    if not path.is_dir():
+        pytest.skip(f"{path} not present")
+    return path
+
+
+@pytest.fixture(scope="session")
+def ignn_reference(shared_dir) -> pathlib.Path:
+    path = shared_dir / "ignn_reference"
+    if not path.is_dir():
+        pytest.skip(f"{path} not present")
+    return path
