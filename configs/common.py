@@ -1,0 +1,59 @@
+"""Defaults shared by every config: task, data, training, evaluation.
+
+A config file under configs/ defines `get_config()` returning an `ml_collections.ConfigDict`
+with four sections; model configs start from `base_config()` and fill in `model` and `task`:
+
+- `model`: `name` (registry key, see jaxrestore.models), `pixel_range`, model fields.
+- `task`: `name` ('sr' | 'denoise' | 'jpeg' | 'demosaic'), `channels` (1 grey, 3 colour),
+  `scale` (sr), `sigma` (denoise: a number, or [low, high] for a blind model),
+  `quality` (jpeg: a number or [low, high]).
+- `data`: where training images come from and how they are cropped and batched.
+- `train`: optimiser, schedule, loss, parallelism, logging and checkpoint cadence.
+"""
+import ml_collections
+
+
+def base_config() -> ml_collections.ConfigDict:
+    config = ml_collections.ConfigDict()
+
+    config.model = ml_collections.ConfigDict()
+    config.model.name = ""
+    config.model.pixel_range = 1.0
+
+    config.task = ml_collections.ConfigDict()
+    config.task.name = "sr"
+    config.task.channels = 3
+    config.task.scale = 2
+    config.task.sigma = 25.0
+    config.task.quality = 10
+    config.task.graph_scale = 2  # IGNN son image: LR downscaled again by this factor
+
+    config.data = ml_collections.ConfigDict()
+    config.data.source = "skimage"  # 'skimage' (embedded photos) | 'folder' | 'tfds_div2k'
+    config.data.train_path = ""     # folder(s) of training images, comma separated
+    config.data.val_path = ""       # folder of validation images ('' = held-out embedded photos)
+    config.data.tfds_data_dir = ""
+    config.data.patch_size = 96     # crop size on the target (HR / clean) image
+    config.data.batch_size = 16     # global batch, split over devices
+    config.data.num_workers = 2
+    config.data.prefetch = 4
+    config.data.channel_permutation = False  # IGNN's random RGB permutation
+
+    config.train = ml_collections.ConfigDict()
+    config.train.seed = 0
+    config.train.steps = 1000
+    config.train.optimizer = "adam"
+    config.train.learning_rate = 1e-4
+    config.train.schedule = "step"          # 'step' (halve at milestones) | 'cosine_restarts' | 'constant'
+    config.train.milestones = (200_000, 400_000, 600_000, 800_000)
+    config.train.gamma = 0.5
+    config.train.restart_period = 250_000
+    config.train.loss = "l1"                # 'l1' | 'mse' | 'charbonnier'
+    config.train.grad_clip = 0.0            # global-norm clip; 0 disables
+    config.train.parallel = "shard_map"     # 'shard_map' | 'pmap'
+    config.train.log_every = 10
+    config.train.eval_every = 500
+    config.train.checkpoint_every = 500
+    config.train.keep_checkpoints = 3
+
+    return config
