@@ -6,7 +6,10 @@ with four sections; model configs start from `base_config()` and fill in `model`
 - `model`: `name` (registry key, see jaxrestore.models), `pixel_range`, model fields.
 - `task`: `name` ('sr' | 'denoise' | 'jpeg' | 'demosaic'), `channels` (1 grey, 3 colour),
   `scale` (sr), `sigma` (denoise: a number, or [low, high] for a blind model),
-  `quality` (jpeg: a number or [low, high]).
+  `quality` (jpeg: a number or [low, high]). Every task's batch is a dict of float32 arrays in
+  [0, 1]: `input` (B, h, w, C), `target` (B, H, W, C) and, when `data.son_image`, `son`. For
+  demosaicing, `input` is the RGGB mosaic in 3-channel masked form (zeros where a colour was
+  not sampled), so input and target have the same shape.
 - `data`: where training images come from and how they are cropped and batched.
 - `train`: optimiser, schedule, loss, parallelism, logging and checkpoint cadence.
 """
@@ -38,6 +41,7 @@ def base_config() -> ml_collections.ConfigDict:
     config.data.num_workers = 2
     config.data.prefetch = 4
     config.data.channel_permutation = False  # IGNN's random RGB permutation
+    config.data.son_image = False            # also deliver IGNN's son image (task.graph_scale)
 
     config.train = ml_collections.ConfigDict()
     config.train.seed = 0

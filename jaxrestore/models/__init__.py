@@ -18,6 +18,7 @@ import flax.linen as nn
 MODELS = {
     "ignn": "jaxrestore.models.ignn",
     "magn": "jaxrestore.models.magn",
+    "dncnn": "jaxrestore.models.dncnn",
 }
 
 
