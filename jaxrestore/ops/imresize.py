@@ -23,6 +23,7 @@ MATLAB's uint8 results.
 
 Layouts: HW, HWC or NHWC (a rank-3 array is HWC; use NHW1 for batches of grey images).
 """
+import functools
 import math
 
 import jax
@@ -145,8 +146,15 @@ def imresize(x, scale=None, output_shape=None, antialiasing: bool = True):
     rounding per pass). scale: factor (output size ceil(scale * size)); output_shape: (h, w).
     Returns the same layout with spatial size (h, w), in x's dtype. Integer inputs are computed
     in the default float (float32, float64 with jax_enable_x64); `imresize_np` is float64.
+    `scale`, `output_shape` and `antialiasing` are static (they fix the weight matrices).
     """
-    x = jnp.asarray(x)
+    if output_shape is not None:
+        output_shape = tuple(int(n) for n in output_shape)
+    return _imresize_jit(x, scale, output_shape, antialiasing)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3))
+def _imresize_jit(x, scale, output_shape, antialiasing):
     compute_dtype = jnp.asarray(0.0).dtype
     return _resize(x, scale, output_shape, antialiasing, _resize_axis_matmul, compute_dtype, jnp)
 
