@@ -1,0 +1,124 @@
+"""Padding, cropping and overlapped tiling against whole-image application."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.ndimage import uniform_filter
+
+from jaxrestore.ops.tiling import crop, pad_to_multiple, tile_starts, tiled_apply
+
+X = np.random.default_rng(0).random((2, 37, 29, 3)).astype(np.float32)
+
+
+def _blur3(t):
+    """3x3 box blur with reflect borders (scipy oracle), per image and channel."""
+    return uniform_filter(np.asarray(t, np.float64), size=(1, 3, 3, 1), mode="reflect").astype(np.float32)
+
+
+def _upsample_x2(t):
+    """A local x2 upsampler: nearest neighbour, then a 3x3 box blur at the output resolution."""
+    return _blur3(np.asarray(t).repeat(2, axis=1).repeat(2, axis=2))
+
+
+@pytest.mark.parametrize(
+    "mode,expected",
+    [("reflect", [1, 2, 3, 2, 1]), ("symmetric", [1, 2, 3, 3, 2]), ("edge", [1, 2, 3, 3, 3])],
+)
+def test_pad_to_multiple_and_crop(mode, expected):
+    x = np.array([1, 2, 3], np.float32).reshape(1, 1, 3, 1) * np.ones((1, 3, 1, 1), np.float32)
+    padded, size = pad_to_multiple(x, (1, 5), mode=mode)
+    assert size == (3, 3) and padded.shape == (1, 3, 5, 1)
+    np.testing.assert_array_equal(padded[0, 0, :, 0], expected)
+    np.testing.assert_array_equal(crop(padded, size), x)
+    padded, size = pad_to_multiple(X, 8, mode=mode)
+    assert padded.shape == (2, 40, 32, 3)
+    np.testing.assert_array_equal(crop(padded, size), X)
+    up = padded.repeat(2, axis=1).repeat(2, axis=2)
+    np.testing.assert_array_equal(crop(up, size, scale=2), X.repeat(2, axis=1).repeat(2, axis=2))
+
+
+def test_pad_already_a_multiple_is_unchanged():
+    padded, size = pad_to_multiple(X, (37, 29))
+    np.testing.assert_array_equal(padded, X)
+
+
+def test_tile_starts_cover_and_last_is_flush():
+    assert tile_starts(37, 12, 4) == [0, 8, 16, 24, 25]
+    assert tile_starts(10, 12, 4) == [0]
+    assert tile_starts(24, 8, 0) == [0, 8, 16]
+
+
+def test_one_tile_equals_fn_exactly():
+    def global_fn(t):  # depends on the whole input: only exact if never tiled
+        return jnp.asarray(t) - jnp.mean(t) + jnp.asarray(t).repeat(2, 1).repeat(2, 2)[:, ::2, ::2] * 0.5
+
+    out = tiled_apply(global_fn, X, tile=64, overlap=16)
+    assert isinstance(out, np.ndarray)
+    np.testing.assert_array_equal(out, np.asarray(global_fn(X)))
+    out = tiled_apply(_upsample_x2, X, tile=37, overlap=8, scale=2)
+    np.testing.assert_array_equal(out, _upsample_x2(X))
+
+
+def test_weights_are_normalised_everywhere():
+    ones = lambda t: np.ones((t.shape[0], 2 * t.shape[1], 2 * t.shape[2], 1), np.float32)  # noqa: E731
+    for tile, overlap in [(12, 4), (12, 11), (10, 1), (9, 0)]:
+        np.testing.assert_allclose(tiled_apply(ones, X, tile, overlap, scale=2), 1.0, atol=1e-6)
+
+
+def test_pointwise_fn_is_exact_with_many_tiles():
+    fn = lambda t: np.sqrt(t) * 2.0 - 1.0  # noqa: E731
+    np.testing.assert_allclose(tiled_apply(fn, X, tile=10, overlap=3), fn(X), atol=1e-6)
+
+
+@pytest.mark.parametrize("tile,overlap", [(12, 4), (16, 8), (11, 6)])
+def test_local_fn_matches_whole_image_within_1e6(tile, overlap):
+    """Exact (to float32 rounding, 1e-6) when the fn's radius (1 px) is <= overlap/4."""
+    np.testing.assert_allclose(tiled_apply(_blur3, X, tile, overlap), _blur3(X), atol=1e-6)
+    np.testing.assert_allclose(tiled_apply(_upsample_x2, X, tile, overlap, scale=2), _upsample_x2(X), atol=1e-6)
+
+
+def test_too_small_overlap_is_not_exact_for_a_blur():
+    """Control: with overlap 1 the tile-edge pixel (wrong for a radius-1 blur) gets weight."""
+    assert np.abs(tiled_apply(_blur3, X, 12, 1) - _blur3(X)).max() > 1e-3
+
+
+def test_extra_images_tiles_are_aligned():
+    x = np.random.default_rng(1).random((1, 20, 28, 3))
+    son = x.reshape(1, 10, 2, 14, 2, 3).mean((2, 4))
+    seen = []
+
+    def fn(t, son):
+        seen.append(t.shape)
+        np.testing.assert_allclose(son, t.reshape(1, t.shape[1] // 2, 2, t.shape[2] // 2, 2, 3).mean((2, 4)))
+        return t * 2
+
+    np.testing.assert_allclose(tiled_apply(fn, x, 8, 4, son=son), x * 2, atol=1e-6)
+    assert len(seen) == 6 * 4 and set(seen) == {(1, 8, 8, 3)}
+    with pytest.raises(ValueError, match="does not tile"):
+        tiled_apply(fn, x, 7, 4, son=son)
+    with pytest.raises(ValueError, match="does not tile"):
+        tiled_apply(fn, x, 8, 4, son=son[:, :9])
+
+
+def test_jitted_fn_compiles_once():
+    traces = []
+
+    @jax.jit
+    def fn(t):
+        traces.append(t.shape)
+        return t * 3.0
+
+    out = tiled_apply(fn, X, tile=12, overlap=4)
+    np.testing.assert_allclose(out, X * 3.0, atol=1e-6)
+    assert len(traces) == 1
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="overlap < tile"):
+        tiled_apply(_blur3, X, 8, 8)
+    with pytest.raises(ValueError, match="expected"):
+        tiled_apply(lambda t: t[:, :-1], X, 12, 4)
+    with pytest.raises(ValueError, match="NHWC"):
+        pad_to_multiple(X[0], 8)
+    with pytest.raises(ValueError, match="pad mode"):
+        pad_to_multiple(X, 8, mode="wrap")
