@@ -48,10 +48,16 @@ def base_config() -> ml_collections.ConfigDict:
     config.train.steps = 1000
     config.train.optimizer = "adam"
     config.train.learning_rate = 1e-4
+    config.train.b1 = 0.9                   # Adam betas and eps (IGNN: 0.9, 0.999)
+    config.train.b2 = 0.999
+    config.train.eps = 1e-8
     config.train.schedule = "step"          # 'step' (halve at milestones) | 'cosine_restarts' | 'constant'
-    config.train.milestones = (200_000, 400_000, 600_000, 800_000)
+    # IGNN: MultiStepLR at epochs 16/32/48/64 x 10k iterations, stepped at each epoch's start,
+    # so the halvings land on these iterations (see jaxrestore/train/optim.py)
+    config.train.milestones = (150_000, 310_000, 470_000, 630_000)
     config.train.gamma = 0.5
     config.train.restart_period = 250_000
+    config.train.min_learning_rate = 0.0    # cosine_restarts floor
     config.train.loss = "l1"                # 'l1' | 'mse' | 'charbonnier'
     config.train.grad_clip = 0.0            # global-norm clip; 0 disables
     config.train.parallel = "shard_map"     # 'shard_map' | 'pmap'

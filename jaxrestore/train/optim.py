@@ -1,0 +1,52 @@
+"""Optimiser and learning-rate schedules from `config.train`.
+
+IGNN's original recipe (sczhou/IGNN config.py, core/build.py): Adam(lr 1e-4, betas (0.9, 0.999)),
+no weight decay, lr halved by MultiStepLR at epochs 16/32/48/64 of 10,000 iterations stepped at
+the start of each epoch (so the halvings take effect at iterations 150k, 310k, 470k, 630k), 800k
+iterations in all. `configs.common.base_config` holds these numbers.
+"""
+import jax.numpy as jnp
+import optax
+
+
+def learning_rate_schedule(train_config) -> optax.Schedule:
+    """step count → learning rate, for `train_config.schedule`.
+
+    'step': lr × gamma^(number of milestones ≤ step) (PyTorch MultiStepLR per iteration).
+    'cosine_restarts': cosine from lr to min_learning_rate over each `restart_period` steps,
+    then back to lr (SGDR / CosineAnnealingWarmRestarts with T_mult = 1).
+    'constant': lr.
+    """
+    lr = train_config.learning_rate
+    name = train_config.schedule
+    if name == "constant":
+        return optax.constant_schedule(lr)
+    if name == "step":
+        return optax.piecewise_constant_schedule(
+            lr, {int(m): train_config.gamma for m in train_config.milestones}
+        )
+    if name == "cosine_restarts":
+        period = int(train_config.restart_period)
+        low = train_config.min_learning_rate
+
+        def schedule(count):
+            phase = jnp.mod(count, period) / period
+            return low + 0.5 * (lr - low) * (1.0 + jnp.cos(jnp.pi * phase))
+
+        return schedule
+    raise ValueError(f"unknown schedule {name!r}; known: step, cosine_restarts, constant")
+
+
+def make_optimizer(train_config) -> optax.GradientTransformation:
+    """Adam on the schedule, after optional global-norm clipping (`grad_clip` > 0)."""
+    if train_config.optimizer != "adam":
+        raise ValueError(f"unknown optimizer {train_config.optimizer!r}; known: adam")
+    adam = optax.adam(
+        learning_rate_schedule(train_config),
+        b1=train_config.b1,
+        b2=train_config.b2,
+        eps=train_config.eps,
+    )
+    if train_config.grad_clip > 0:
+        return optax.chain(optax.clip_by_global_norm(train_config.grad_clip), adam)
+    return adam

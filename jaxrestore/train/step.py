@@ -1,0 +1,51 @@
+"""The per-replica training step, shared by every data-parallel driver (see parallel.py)."""
+from collections.abc import Callable
+
+import jax
+import optax
+from jax import lax
+
+from jaxrestore.checkpoints import merge_variables
+from jaxrestore.models import apply_unit_range
+
+AXIS = "data"
+IMAGE_KEYS = ("input", "target")
+
+
+def make_train_step(module, pixel_range: float, loss_fn: Callable,
+                    optimizer: optax.GradientTransformation) -> Callable:
+    """Returns `train_step(state, batch) -> (state, metrics)` for ONE replica.
+
+    batch: this replica's share of the global batch, 'input' (b, h, w, C), 'target'
+    (b, H, W, C) and extra model images (IGNN's 'son'), all in [0, 1].
+    It must run inside a mapped axis named 'data' (jax.shard_map or jax.pmap): loss and
+    gradients are averaged over replicas with `lax.pmean`, so every replica applies the same
+    update. The params are cast to 'varying' before differentiating: under shard_map a
+    replicated (unvarying) input would otherwise get gradients already summed over devices,
+    under pmap it would not; with the cast both see per-replica gradients and the pmean is the
+    mean over the global batch in both.
+    metrics: 'loss' (global batch mean) and 'grad_norm' (of the averaged gradient).
+    """
+
+    def train_step(state, batch):
+        extras = {k: v for k, v in batch.items() if k not in IMAGE_KEYS}
+
+        def loss_of(params):
+            variables = merge_variables(params, state.frozen)
+            prediction = apply_unit_range(module, variables, batch["input"], pixel_range,
+                                          **extras)
+            return loss_fn(prediction, batch["target"])
+
+        params = lax.pcast(state.params, AXIS, to="varying")
+        loss, grads = jax.value_and_grad(loss_of)(params)
+        grads = lax.pmean(grads, AXIS)
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        new_state = state.replace(
+            step=state.step + 1,
+            params=optax.apply_updates(state.params, updates),
+            opt_state=opt_state,
+        )
+        metrics = {"loss": lax.pmean(loss, AXIS), "grad_norm": optax.global_norm(grads)}
+        return new_state, metrics
+
+    return train_step
