@@ -1,0 +1,100 @@
+"""Where training and validation images come from, decoded once and kept in memory.
+
+Sources (config.data.source):
+- 'skimage': the photos that ship inside the scikit-image wheel (no download), with a fixed
+  split: `SKIMAGE_VAL` held out for validation, `SKIMAGE_TRAIN` for training.
+- 'folder': image folders (PNG/JPEG/BMP/TIF, recursive), `config.data.train_path` is one
+  folder or a comma separated list. Files that fail to decode are skipped with a warning naming
+  them; a folder with no readable image is an error.
+- 'tfds_div2k': TFDS `div2k/bicubic_x{scale}` (see jaxrestore.data.tfds_div2k).
+
+Validation images come from `config.data.val_path` (folders, as above) or, when it is '', the
+held-out scikit-image photos, whatever the training source.
+
+Each image is a `Sample`: a name, the clean uint8 image (H, W, C) with C = config.task.channels
+(grey images become 3 equal channels for colour tasks; colour images become one channel for grey
+tasks by jaxrestore.data.io.read_image), and, for sources that ship their own LR (DIV2K), the
+uint8 LR image.
+"""
+import dataclasses
+import importlib.resources
+import logging
+import pathlib
+from typing import List, Optional
+
+import numpy as np
+
+from jaxrestore.data import io
+
+# Photos bundled in the scikit-image wheel (colour photos plus the natural grey ones).
+SKIMAGE_TRAIN = ("astronaut.png", "camera.png", "coins.png", "hubble_deep_field.jpg", "ihc.png",
+                 "moon.png", "motorcycle_left.png", "motorcycle_right.png", "rocket.jpg")
+SKIMAGE_VAL = ("chelsea.png", "coffee.png")
+
+
+class DataSourceError(ValueError):
+    """A user-facing data problem (missing folder, no images, unknown source); one line."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Sample:
+    """One decoded image: `image` uint8 (H, W, C); `lr` uint8 (H/s, W/s, C) when the source
+    provides its own LR (then `image` is its aligned HR)."""
+    name: str
+    image: np.ndarray
+    lr: Optional[np.ndarray] = None
+
+
+def skimage_photos(split: str, channels: int) -> List[Sample]:
+    """The bundled scikit-image photos of `split` ('train' | 'val') as Samples."""
+    names = {"train": SKIMAGE_TRAIN, "val": SKIMAGE_VAL}[split]
+    folder = importlib.resources.files("skimage.data")
+    return [Sample(pathlib.Path(n).stem, io.read_image(str(folder / n), channels)) for n in names]
+
+
+def folder_images(paths: str, channels: int) -> List[Sample]:
+    """Every readable image under the comma separated folders `paths`, in sorted order.
+
+    Unreadable files are skipped with a warning; a missing folder or no readable image at all
+    raises DataSourceError.
+    """
+    folders = [p.strip() for p in paths.split(",") if p.strip()]
+    if not folders:
+        raise DataSourceError("no image folder given (config.data.train_path / val_path)")
+    samples = []
+    for folder in folders:
+        if not pathlib.Path(folder).is_dir():
+            raise DataSourceError(f"image folder not found: {folder}")
+        for path in io.list_images(folder):
+            try:
+                image = io.read_image(path, channels)
+            except io.ImageReadError as error:
+                logging.warning("skipping unreadable training image: %s", error)
+                continue
+            samples.append(Sample(pathlib.Path(path).stem, image))
+    if not samples:
+        raise DataSourceError(f"no readable PNG/JPEG/BMP/TIF image in {paths}")
+    return samples
+
+
+def training_samples(config) -> List[Sample]:
+    """The training images named by config.data (see module doc)."""
+    data, channels = config.data, config.task.channels
+    if data.source == "skimage":
+        return skimage_photos("train", channels)
+    if data.source == "folder":
+        return folder_images(data.train_path, channels)
+    if data.source == "tfds_div2k":
+        from jaxrestore.data import tfds_div2k
+        if config.task.name != "sr":
+            return tfds_div2k.load("train", 2, channels, data.tfds_data_dir, with_lr=False)
+        return tfds_div2k.load("train", config.task.scale, channels, data.tfds_data_dir)
+    raise DataSourceError(
+        f"unknown data.source {data.source!r}; use 'skimage', 'folder' or 'tfds_div2k'")
+
+
+def validation_samples(config) -> List[Sample]:
+    """The held-out images: config.data.val_path folders, or the held-out embedded photos."""
+    if config.data.val_path:
+        return folder_images(config.data.val_path, config.task.channels)
+    return skimage_photos("val", config.task.channels)
