@@ -35,7 +35,9 @@ def to_uint8_scale(image) -> np.ndarray:
     if image.dtype == np.uint8:
         return image.astype(np.float64)
     if not np.issubdtype(image.dtype, np.floating):
-        raise ValueError(f"expected a uint8 image or a float image in [0, 1], got dtype {image.dtype}")
+        raise ValueError(
+            f"expected a uint8 image or a float image in [0, 1], got dtype {image.dtype}"
+        )
     image = image.astype(np.float64)
     if np.isnan(image).any():
         raise ValueError("image contains NaN")
@@ -74,7 +76,7 @@ def psnr(a, b, crop_border: int = 0, y_channel: bool = False) -> float:
 
 
 def _gaussian_window() -> np.ndarray:
-    """MATLAB fspecial('gaussian', 11, 1.5) as a normalised 1-D factor (the 2-D window is its outer product)."""
+    """fspecial('gaussian', 11, 1.5) as a normalised 1-D factor (2-D window = outer product)."""
     x = np.arange(SSIM_WINDOW) - SSIM_WINDOW // 2
     g = np.exp(-(x**2) / (2 * SSIM_SIGMA**2))
     return g / g.sum()
@@ -105,7 +107,8 @@ def ssim(a, b, crop_border: int = 0, y_channel: bool = False) -> float:
     """SSIM (11x11 Gaussian, sigma 1.5, K1 .01, K2 .03, L 255, valid region), mean over channels."""
     a, b = _prepare(a, b, crop_border, y_channel)
     if min(a.shape[:2]) < SSIM_WINDOW:
-        raise ValueError(f"SSIM needs at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels, got {a.shape[:2]}")
+        size = f"{SSIM_WINDOW}x{SSIM_WINDOW}"
+        raise ValueError(f"SSIM needs at least {size} pixels, got {a.shape[0]}x{a.shape[1]}")
     return float(np.mean([_ssim_channel(a[..., c], b[..., c]) for c in range(a.shape[-1])]))
 
 
@@ -120,7 +123,8 @@ def blocking_effect_factor(image: np.ndarray) -> float:
     """
     h, w = image.shape
     if min(h, w) < 2 * JPEG_BLOCK:
-        raise ValueError(f"PSNR-B needs at least {2 * JPEG_BLOCK}x{2 * JPEG_BLOCK} pixels, got {h}x{w}")
+        size = f"{2 * JPEG_BLOCK}x{2 * JPEG_BLOCK}"
+        raise ValueError(f"PSNR-B needs at least {size} pixels, got {h}x{w}")
     horizontal = (image[:, :-1] - image[:, 1:]) ** 2  # (H, W-1): column j vs j+1
     vertical = (image[:-1] - image[1:]) ** 2  # (H-1, W): row i vs i+1
     on_col = np.zeros(w - 1, bool)

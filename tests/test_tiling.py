@@ -122,3 +122,18 @@ def test_bad_arguments():
         pad_to_multiple(X[0], 8)
     with pytest.raises(ValueError, match="pad mode"):
         pad_to_multiple(X, 8, mode="wrap")
+
+
+def test_composes_with_self_ensemble_and_son():
+    from jaxrestore.ops.ensemble import self_ensemble
+
+    x = np.random.default_rng(2).random((1, 30, 22, 3))
+    padded, size = pad_to_multiple(x, 8, mode="symmetric")
+    son = padded.reshape(1, 16, 2, 12, 2, 3).mean((2, 4))
+
+    def model_fn(t, son):  # equivariant, local (radius 1 after upsampling), uses the son
+        np.testing.assert_allclose(son, t.reshape(1, t.shape[1] // 2, 2, -1, 2, 3).mean((2, 4)))
+        return _upsample_x2(t) + 0.1 * np.asarray(son).repeat(4, axis=1).repeat(4, axis=2)
+
+    y = tiled_apply(lambda t, **e: self_ensemble(model_fn, t, **e), padded, 16, 8, 2, son=son)
+    np.testing.assert_allclose(crop(y, size, 2), crop(model_fn(padded, son), size, 2), atol=1e-6)

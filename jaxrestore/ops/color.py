@@ -46,5 +46,5 @@ def rgb_to_y(rgb):
 def ycbcr_to_rgb(ycbcr):
     """(..., 3) YCbCr in the 0..255 scale -> (..., 3) RGB in [0, 1] (not clipped)."""
     if ycbcr.shape[-1] != 3:
-        raise ValueError(f"expected YCbCr with 3 channels in the last axis, got shape {ycbcr.shape}")
+        raise ValueError(f"expected YCbCr with 3 channels in the last axis, got {ycbcr.shape}")
     return (ycbcr - YCBCR_OFFSET) @ RGB_FROM_YCBCR.T

@@ -12,6 +12,13 @@ middle half is cross-faded (two neighbours at exactly `overlap` apart sum to 1 t
 pixel keeps a positive summed weight. Consequences: one tile covering the image gives fn(x)
 exactly; for a function whose output at a point depends only on inputs within overlap/4 pixels,
 tiling is exact up to float rounding; for models with wider context, seams are cross-faded.
+
+Composes with the x8 ensemble (jaxrestore.ops.ensemble) and with IGNN's son image, e.g.
+    padded, size = pad_to_multiple(x, multiple)
+    son = ...  # (N, H/g, W/g, C), computed once from `padded`
+    y = tiled_apply(lambda t, **e: self_ensemble(model_fn, t, **e), padded, tile, overlap,
+                    scale, son=son)
+    y = crop(y, size, scale)
 """
 import numpy as np
 
@@ -48,7 +55,7 @@ def crop(y: np.ndarray, size, scale: int = 1) -> np.ndarray:
 
 
 def tile_starts(length: int, tile: int, overlap: int):
-    """Start positions of tiles of size min(tile, length) covering [0, length); the last is flush."""
+    """Starts of tiles of size min(tile, length) covering [0, length); the last one is flush."""
     if tile >= length:
         return [0]
     stride = tile - overlap
@@ -98,17 +105,23 @@ def tiled_apply(fn, x: np.ndarray, tile: int, overlap: int, scale: int = 1, **ex
     if x.ndim != 4:
         raise ValueError(f"expected NHWC images, got shape {x.shape}")
     if tile < 1 or not 0 <= overlap < tile:
-        raise ValueError(f"need tile >= 1 and 0 <= overlap < tile, got tile={tile}, overlap={overlap}")
+        raise ValueError(
+            f"need tile >= 1 and 0 <= overlap < tile, got tile={tile}, overlap={overlap}"
+        )
     n, h, w = x.shape[:3]
     extra_images = {name: np.asarray(image) for name, image in extra_images.items()}
-    factors = {name: _extra_factor(name, image, x.shape, tile, overlap) for name, image in extra_images.items()}
+    factors = {
+        name: _extra_factor(name, image, x.shape, tile, overlap)
+        for name, image in extra_images.items()
+    }
     rows, row_total = _axis_plan(h, tile, overlap, scale)
     cols, col_total = _axis_plan(w, tile, overlap, scale)
     out = None
     for y0, th, wy in rows:
         for x0, tw, wx in cols:
             extras = {
-                name: _region(image, factors[name], y0, th, x0, tw) for name, image in extra_images.items()
+                name: _region(image, factors[name], y0, th, x0, tw)
+                for name, image in extra_images.items()
             }
             piece = np.asarray(fn(x[:, y0 : y0 + th, x0 : x0 + tw], **extras))
             if piece.shape[:3] != (n, th * scale, tw * scale):
@@ -136,7 +149,8 @@ def _extra_factor(name: str, image, x_shape, tile: int, overlap: int) -> int:
     eh, ew = np.shape(image)[1:3]
     f = h // eh if eh else 0
     aligned = [h, w] + ([tile, tile - overlap] if tile < max(h, w) else [])
-    if np.shape(image)[0] != n or f < 1 or (eh * f, ew * f) != (h, w) or any(v % f for v in aligned):
+    shape_ok = np.shape(image)[0] == n and f >= 1 and (eh * f, ew * f) == (h, w)
+    if not shape_ok or any(v % f for v in aligned):
         raise ValueError(
             f"extra image {name!r} of shape {np.shape(image)} does not tile with x of shape "
             f"{tuple(x_shape)}: need (N, H/f, W/f, .) with H, W, tile and tile - overlap "
