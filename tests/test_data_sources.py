@@ -2,6 +2,7 @@
 DIV2K (offline fail-fast without tfds; the reading path with a stand-in tfds module)."""
 import json
 import logging
+import pathlib
 import subprocess
 import sys
 import time
@@ -93,7 +94,7 @@ def test_tfds_not_prepared_fails_fast_in_one_line(tmp_path):
     assert "div2k/bicubic_x3 is not prepared in" in out[0]
     assert f"tfds build div2k/bicubic_x3 --data_dir {tmp_path}" in out[0]
     with pytest.raises(sources.DataSourceError, match="bicubic scales"):
-        tfds_div2k.builder_name(8)
+        tfds_div2k.builder_name(5)
 
 
 def test_tfds_reading_path_with_stand_in_module(tmp_path, monkeypatch):
@@ -134,3 +135,18 @@ def test_tfds_reading_path_with_stand_in_module(tmp_path, monkeypatch):
     assert batch["input"].shape == (2, 8, 8, 3) and batch["target"].shape == (2, 16, 16, 3)
     grey = tfds_div2k.load("train", 2, 1, str(tmp_path), with_lr=False)
     assert grey[0].image.shape == (40, 36, 1) and grey[0].lr is None
+
+
+def test_real_tfds_builder_matches_our_assumptions(tmp_path):
+    """With tensorflow-datasets installed (an optional extra; skipped otherwise): the builder
+    names exist, the prepared-data folder we check is the one tfds reads, and the features are
+    'hr' / 'lr'. Needs neither TensorFlow nor the network (try_gcs=False, empty data_dir)."""
+    tfds = pytest.importorskip("tensorflow_datasets")
+    for scale in tfds_div2k.SCALES:
+        builder = tfds.builder(tfds_div2k.builder_name(scale), data_dir=str(tmp_path),
+                               try_gcs=False)
+        assert not builder.is_prepared()
+        assert pathlib.Path(builder.data_dir).parent == tmp_path / "div2k" / f"bicubic_x{scale}"
+        assert set(builder.info.features.keys()) == {"hr", "lr"}
+    with pytest.raises(sources.DataSourceError, match="not prepared"):
+        tfds_div2k.check_prepared(2, tmp_path)

@@ -1,4 +1,4 @@
-"""DIV2K through TensorFlow Datasets' own builder (`div2k/bicubic_x{2,3,4}`), an optional extra.
+"""DIV2K through TensorFlow Datasets' own builder (`div2k/bicubic_x{2,3,4,8}`), an optional extra.
 
 tensorflow-datasets (and TensorFlow, which it needs to read its records) is imported only here,
 only when this source is used. Offline, tfds would retry the DIV2K download for many minutes, so
@@ -19,7 +19,7 @@ import numpy as np
 from jaxrestore.data import io
 from jaxrestore.data.sources import DataSourceError, Sample
 
-SCALES = (2, 3, 4)
+SCALES = (2, 3, 4, 8)
 SPLITS = {"train": "train", "val": "validation"}
 
 
