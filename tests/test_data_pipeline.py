@@ -3,6 +3,7 @@ checked against independent oracles (Pillow, hand-written RGGB sites, MATLAB bic
 crop, hand-written dihedral group)."""
 import io as pyio
 import itertools
+import threading
 import time
 
 import numpy as np
@@ -203,3 +204,13 @@ def test_config_errors(photo_dir):
         pipeline.TrainData(make_config(photo_dir), process_count=3)
     with pytest.raises(ValueError, match="patch_size"):
         pipeline.TrainData(make_config(photo_dir, "denoise", data__patch_size=64))
+
+
+def test_close_stops_worker_threads(photo_dir):
+    def workers():
+        return [t for t in threading.enumerate() if t.name.startswith("jaxrestore-data")]
+
+    with pipeline.TrainData(make_config(photo_dir, data__num_workers=3)) as data:
+        next(data.batches(0))
+        assert 1 <= len(workers()) <= 3
+    assert not workers()

@@ -6,15 +6,18 @@ Sources (config.data.source):
 - 'folder': image folders (PNG/JPEG/BMP/TIF, recursive), `config.data.train_path` is one
   folder or a comma separated list. Files that fail to decode are skipped with a warning naming
   them; a folder with no readable image is an error.
-- 'tfds_div2k': TFDS `div2k/bicubic_x{scale}` (see jaxrestore.data.tfds_div2k).
+- 'tfds_div2k': TFDS `div2k/bicubic_x{scale}` with its own LR (see jaxrestore.data.tfds_div2k);
+  tasks other than SR use the HR images of `div2k/bicubic_x2`.
 
 Validation images come from `config.data.val_path` (folders, as above) or, when it is '', the
 held-out scikit-image photos, whatever the training source.
 
 Each image is a `Sample`: a name, the clean uint8 image (H, W, C) with C = config.task.channels
 (grey images become 3 equal channels for colour tasks; colour images become one channel for grey
-tasks by jaxrestore.data.io.read_image), and, for sources that ship their own LR (DIV2K), the
-uint8 LR image.
+tasks by jaxrestore.data.io.read_image: MATLAB `rgb2gray`, rounded, which is also OpenCV's
+IMREAD_GRAYSCALE up to rounding), and, for sources that ship their own LR (DIV2K), the uint8 LR
+image. (DAGL's grey loaders do not convert: DN_Gray keeps channel 0 of OpenCV's BGR read, the
+blue channel of DIV2K, and CAR channel 0 of its images; we use the luma instead.)
 """
 import dataclasses
 import importlib.resources
