@@ -30,43 +30,50 @@ def patch_grid(h: int, w: int, patch: int, stride: int) -> Tuple[int, int]:
     return ((h + top + bottom - patch) // stride + 1, (w + left + right - patch) // stride + 1)
 
 
+# Both directions work on stride×stride blocks: patch row a = bu*stride + v (v < stride) of grid
+# row i is padded row (i + bu)*stride + v, so for a fixed bu the rows of all patches tile a
+# contiguous band. That needs ceil(patch/stride)² slices or pads instead of patch².
+
+
 @functools.partial(jax.jit, static_argnames=("patch", "stride"))
 def extract_patches(x: jnp.ndarray, patch: int, stride: int) -> jnp.ndarray:
     """All patch×patch patches of x at the given stride, after `patch_padding`.
 
-    x: (B, H, W, C) → (B, m1, m2, patch, patch, C); element [b, i, j, a, c, :] is
-    padded_x[b, i*stride + a, j*stride + c, :].
+    x: (B, H, W, C) → (B, m1, m2, patch, patch, C); element [b, i, j, a, d, :] is
+    padded_x[b, i*stride + a, j*stride + d, :].
     """
     b, h, w, c = x.shape
-    pad = patch_padding(h, w, patch, stride)
-    xp = jnp.pad(x, ((0, 0), *pad, (0, 0)))
     m1, m2 = patch_grid(h, w, patch, stride)
-    rows = []
-    for a in range(patch):
-        cols = []
-        for d in range(patch):
-            cols.append(lax.slice(
-                xp, (0, a, d, 0),
-                (b, a + (m1 - 1) * stride + 1, d + (m2 - 1) * stride + 1, c),
-                (1, stride, stride, 1)))
-        rows.append(jnp.stack(cols, axis=3))
-    return jnp.stack(rows, axis=3)
+    q, t = -(-patch // stride), stride
+    (top, bottom), (left, right) = patch_padding(h, w, patch, stride)
+    # Pad past the last patch so that every band below is whole; the extra rows are cropped.
+    xp = jnp.pad(x, ((0, 0), (top, (m1 + q - 1) * t - h - top),
+                     (left, (m2 + q - 1) * t - w - left), (0, 0)))
+    bands = []
+    for bu in range(q):  # band of patch rows bu*t .. bu*t + t - 1
+        row = []
+        for bv in range(q):
+            block = xp[:, bu * t:(bu + m1) * t, bv * t:(bv + m2) * t, :]
+            row.append(block.reshape(b, m1, t, m2, t, c).transpose(0, 1, 3, 2, 4, 5))
+        bands.append(jnp.concatenate(row, axis=4))
+    return jnp.concatenate(bands, axis=3)[:, :, :, :patch, :patch, :]
 
 
 def _overlap_add(patches: jnp.ndarray, padded_hw: Tuple[int, int], stride: int) -> jnp.ndarray:
     """Sums patches (B, m1, m2, p, p, C) into a (B, Hp, Wp, C) canvas at their grid positions."""
-    _, m1, m2, p, _, _ = patches.shape
+    b, m1, m2, p, _, c = patches.shape
     hp, wp = padded_hw
+    q, t = -(-p // stride), stride
+    patches = jnp.pad(patches, ((0, 0), (0, 0), (0, 0), (0, q * t - p), (0, q * t - p), (0, 0)))
     zero = jnp.zeros((), patches.dtype)
     total = None
-    for a in range(p):
-        for d in range(p):
-            # Interior padding spreads the m1×m2 values stride apart, edge padding offsets them.
-            placed = lax.pad(patches[:, :, :, a, d, :], zero, (
-                (0, 0, 0),
-                (a, hp - a - (m1 - 1) * stride - 1, stride - 1),
-                (d, wp - d - (m2 - 1) * stride - 1, stride - 1),
-                (0, 0, 0)))
+    for bu in range(q):
+        for bv in range(q):
+            block = patches[:, :, :, bu * t:(bu + 1) * t, bv * t:(bv + 1) * t, :]
+            band = block.transpose(0, 1, 3, 2, 4, 5).reshape(b, m1 * t, m2 * t, c)
+            # Shift the band by (bu, bv) blocks; negative high padding crops the zero overhang.
+            placed = lax.pad(band, zero, ((0, 0, 0), (bu * t, hp - (bu + m1) * t, 0),
+                                          (bv * t, wp - (bv + m2) * t, 0), (0, 0, 0)))
             total = placed if total is None else total + placed
     return total
 
