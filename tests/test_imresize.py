@@ -156,6 +156,8 @@ def test_arguments_are_checked():
         imresize_np(x)
     with pytest.raises(ValueError, match="rank"):
         imresize(np.zeros((1, 1, 4, 4, 3)), 2)
+    with pytest.raises(ValueError, match="integer or float"):
+        imresize_np(np.zeros((4, 4), bool), 2)
 
 
 def test_jit_vmap_and_batch_agree():

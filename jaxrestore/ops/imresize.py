@@ -115,6 +115,8 @@ def _resize(x, scale, output_shape, antialiasing, resize_axis, compute_dtype, xp
     in_hw = (x.shape[axes[0]], x.shape[axes[1]])
     out_hw, scales = output_size(in_hw, scale, output_shape)
     integer = xp.issubdtype(x.dtype, xp.integer)
+    if not (integer or xp.issubdtype(x.dtype, xp.floating)):
+        raise ValueError(f"imresize: expected an integer or float image, got {x.dtype}")
     y = x.astype(compute_dtype if integer else x.dtype)
     for d in sorted((0, 1), key=lambda d: scales[d]):  # stable: rows first on ties
         y = resize_axis(y, axes[d], in_hw[d], out_hw[d], scales[d], antialiasing)
