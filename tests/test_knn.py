@@ -142,7 +142,8 @@ def test_vmap_equals_loop_and_no_retrace():
     assert windowed_knn._cache_size() == before + 1
 
 
-def test_distance_gradients_wrt_both_embeddings():
+@pytest.mark.parametrize("chunk", [None, 2])  # one step, and a loop over row chunks
+def test_distance_gradients_wrt_both_embeddings(chunk):
     rng = np.random.default_rng(2)
     query = rng.normal(size=(1, 6, 6, 4)).astype(np.float32)
     database = rng.normal(size=(1, 4, 5, 4)).astype(np.float32)
@@ -150,7 +151,7 @@ def test_distance_gradients_wrt_both_embeddings():
     weights = rng.normal(size=(1, 6, 6, k)).astype(np.float32)
 
     def loss(q, d):
-        dist, _ = windowed_knn(q, d, k, 3, 2)
+        dist, _ = windowed_knn(q, d, k, 3, 2, chunk=chunk)
         return jnp.sum(dist * weights)
 
     gq, gd = jax.grad(loss, argnums=(0, 1))(jnp.asarray(query), jnp.asarray(database))

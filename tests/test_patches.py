@@ -78,5 +78,7 @@ def test_fold_of_extract_is_identity(shape, patch, stride):
 def test_fold_rejects_mismatched_grid():
     with pytest.raises(ValueError, match="do not tile"):
         fold_patches(jnp.zeros((1, 4, 4, 3, 3, 1)), (12, 12), 2, ((0, 1), (0, 1)))
+    with pytest.raises(ValueError, match="do not tile"):  # last row would be left uncovered
+        fold_patches(jnp.zeros((1, 3, 3, 3, 3, 1)), (8, 7), 2, ((0, 0), (0, 0)))
     with pytest.raises(ValueError, match="no patch covers"):
         fold_patches(jnp.zeros((1, 3, 3, 2, 2, 1)), (8, 8), 3, ((0, 0), (0, 0)))

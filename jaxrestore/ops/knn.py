@@ -13,10 +13,10 @@ Differences from the original, on purpose:
   tensors in a module-level dict. Here the decision is made per call from the static shapes and
   nothing is cached or global.
 - The original's training path builds the dense M×N distance matrix and its inference path needs
-  a CUDA kernel. Here one path serves both: for each chunk of query rows only the son rows that
-  their windows touch are compared (temporary memory bounded per chunk, total memory linear in the
-  number of pixels), followed by an exact `lax.top_k`. Distances are differentiable with respect
-  to both embeddings.
+  a CUDA kernel. Here one path serves both: a loop over chunks of query rows compares each chunk
+  with the band of son rows its windows touch (full son width; the window columns are gathered
+  from that), then takes an exact `lax.top_k`. Temporaries are per chunk, so memory is linear in
+  the number of pixels. Distances are differentiable with respect to both embeddings.
 
 Numerics follow the original: d = |y|² + |x|² - 2 x·y in float32, plus 1e-5 on the windowed path
 (both of the original's windowed paths add it; its whole-grid path does not).
@@ -30,8 +30,6 @@ import numpy as np
 from jax import lax
 
 WINDOW_EPS = 1e-5
-# Rough upper bound (float32 elements) of the per-step temporaries when `chunk` is None.
-_AUTO_CHUNK_ELEMENTS = 1 << 22
 
 
 def window_starts(query_grid: Tuple[int, int], database_grid: Tuple[int, int], window: int,
@@ -73,58 +71,84 @@ def window_indices(query_grid: Tuple[int, int], database_grid: Tuple[int, int], 
     return table.reshape(len(rows) * len(cols), s * s).astype(np.int32)
 
 
-def _rows_topk(query_rows, query_sq, row0, database, database_sq, k, starts):
-    """k nearest candidates for a block of query rows.
+def _union_rows(n1: int, s: int, rows_per_step: int) -> int:
+    """Son rows that the windows of `rows_per_step` consecutive query rows can touch."""
+    # Window starts grow by at most one per two query rows.
+    return min(n1, s + rows_per_step // 2)
 
-    query_rows (R, m2, E), query_sq (R, m2), row0 (R,) window start rows (ignored when dense),
-    database (n1, n2, E), database_sq (n1, n2) → dist (R, m2, k), idx (R, m2, k) int32.
+
+def _rows_topk(query, query_sq, database, database_sq, i0, rows, k, starts):
+    """k nearest candidates of query rows i0 .. i0+rows-1.
+
+    query (m1, m2, E), query_sq (m1, m2), database (n1, n2, E), database_sq (n1, n2); i0 traced.
+    Returns dist (rows, m2, k), idx (rows, m2, k) int32.
     """
-    n1, n2, e = database.shape
+    m2, e = query.shape[1:]
+    n1, n2, _ = database.shape
+    y = lax.dynamic_slice(query, (i0, 0, 0), (rows, m2, e))
+    y_sq = lax.dynamic_slice(query_sq, (i0, 0), (rows, m2))
     if starts is None:
-        cross = jnp.einsum("rje,ne->rjn", query_rows, database.reshape(n1 * n2, e))
-        dist = (-2 * cross + query_sq[..., None]) + database_sq.reshape(1, 1, n1 * n2)
+        cross = jnp.einsum("rje,ne->rjn", y, database.reshape(n1 * n2, e))
+        dist = (-2 * cross + y_sq[..., None]) + database_sq.reshape(1, 1, n1 * n2)
         neg, idx = lax.top_k(-dist, k)
         return -neg, idx.astype(jnp.int32)
 
-    _, cols, s = starts
-    # Column gather, static: candidate (j, c) is son column cols[j] + c.
+    row_starts, cols, s = starts
+    r = lax.dynamic_slice(jnp.asarray(row_starts, jnp.int32), (i0,), (rows,))
+    union = _union_rows(n1, s, rows)
+    u0 = jnp.minimum(r[0], n1 - union)
+    slab = lax.dynamic_slice(database, (u0, 0, 0), (union, n2, e))
+    slab_sq = lax.dynamic_slice(database_sq, (u0, 0), (union, n2))
+    cross = jnp.einsum("rje,ane->rjan", y, slab)  # (rows, m2, union, n2)
+    # Candidate (c, a) of query (ρ, j): son row r[ρ] + a, son column cols[j] + c.
+    row_idx = (r - u0)[:, None, None, None] + jnp.arange(s)[None, None, None, :]
     col_idx = jnp.asarray(cols[:, None] + np.arange(s)[None, :], jnp.int32)  # (m2, s)
-
-    def one_row(y, y_sq, r):
-        slab = lax.dynamic_slice(database, (r, 0, 0), (s, n2, e))  # (s_a, n2, E)
-        slab_sq = lax.dynamic_slice(database_sq, (r, 0), (s, n2))  # (s_a, n2)
-        cross = jnp.einsum("je,ane->jna", y, slab)  # (m2, n2, s_a)
-        cross = jnp.take_along_axis(cross, col_idx[:, :, None], axis=1)  # (m2, s_c, s_a)
-        cand_sq = slab_sq.T[col_idx]  # (m2, s_c, s_a)
-        dist = (-2 * cross + cand_sq) + (y_sq[:, None, None] + WINDOW_EPS)
-        neg, loc = lax.top_k(-dist.reshape(-1, s * s), k)
-        c, a = loc // s, loc % s
-        idx = (r + a) * n2 + col_idx[jnp.arange(col_idx.shape[0])[:, None], c]
-        return -neg, idx.astype(jnp.int32)
-
-    return jax.vmap(one_row)(query_rows, query_sq, row0)
+    col_b = col_idx[None, :, :, None]
+    cand = cross[jnp.arange(rows)[:, None, None, None], jnp.arange(m2)[None, :, None, None],
+                 row_idx, col_b]  # (rows, m2, s_c, s_a)
+    dist = (-2 * cand + slab_sq[row_idx, col_b]) + (y_sq[:, :, None, None] + WINDOW_EPS)
+    neg, loc = lax.top_k(-dist.reshape(rows, m2, s * s), k)
+    c, a = loc // s, loc % s
+    idx = (r[:, None, None] + a) * n2 + col_idx[jnp.arange(m2)[None, :, None], c]
+    return -neg, idx.astype(jnp.int32)
 
 
-def _auto_chunk(m1, m2, n1, n2, e, starts):
-    rows_touched = n1 if starts is None else starts[2]
-    per_row = rows_touched * n2 * (m2 + (0 if starts is None else e))
-    return int(max(1, min(m1, _AUTO_CHUNK_ELEMENTS // per_row)))
+def _auto_rows(m1, m2, n1, n2, e, starts):
+    """Query rows per step: keeps the step's temporaries near a quarter of the query's size."""
+    budget = max(m1 * m2 * e // 4, 1 << 18)
+
+    def temporaries(rows):
+        if starts is None:
+            return 2 * rows * m2 * n1 * n2
+        s = starts[2]
+        union = _union_rows(n1, s, rows)
+        return rows * m2 * union * n2 + union * n2 * e + 3 * rows * m2 * s * s
+
+    rows = m1
+    while rows > 1 and temporaries(rows) > budget:
+        rows = (rows + 1) // 2
+    return rows
 
 
-def _knn_single(query, database, k, starts, chunk):
+def _knn_single(query, database, k, starts, rows):
     m1, m2, _ = query.shape
     query_sq = jnp.sum(query ** 2, axis=-1)
     database_sq = jnp.sum(database ** 2, axis=-1)
-    row0 = jnp.asarray(np.zeros(m1) if starts is None else starts[0], jnp.int32)
+    search = functools.partial(_rows_topk, query, query_sq, database, database_sq, rows=rows,
+                               k=k, starts=starts)
+    if rows >= m1:
+        return search(0)
+    steps = -(-m1 // rows)
 
-    def step(xs):
-        y, y_sq, r = xs
-        return _rows_topk(y[None], y_sq[None], r[None], database, database_sq, k, starts)
+    def body(step, out):
+        # The last step is shifted back to end at row m1; rows it repeats get the same values.
+        i0 = jnp.minimum(step * rows, m1 - rows)
+        dist, idx = search(i0)
+        return (lax.dynamic_update_slice(out[0], dist, (i0, 0, 0)),
+                lax.dynamic_update_slice(out[1], idx, (i0, 0, 0)))
 
-    if chunk >= m1:
-        return _rows_topk(query, query_sq, row0, database, database_sq, k, starts)
-    dist, idx = lax.map(step, (query, query_sq, row0), batch_size=chunk)
-    return dist[:, 0], idx[:, 0]
+    init = (jnp.zeros((m1, m2, k), query.dtype), jnp.zeros((m1, m2, k), jnp.int32))
+    return lax.fori_loop(0, steps, body, init)
 
 
 @functools.partial(jax.jit, static_argnames=("k", "window", "scale", "chunk"))
@@ -134,7 +158,8 @@ def windowed_knn(query: jnp.ndarray, database: jnp.ndarray, k: int, window: int,
 
     query: (B, m1, m2, E) LR patch embeddings; database: (B, n1, n2, E) son patch embeddings;
     k: neighbours; window: window side in son patches; scale: the graph scale (window placement);
-    chunk: query rows per step (None: as many as keep the step's temporaries near 4M floats).
+    chunk: query rows per step (None: as many as keep the step's temporaries near a quarter of
+    the query embedding's size, so memory stays linear in the number of pixels).
     Returns dist (B, m1, m2, k) squared L2 distances ascending and idx (B, m1, m2, k) int32
     row-major son-grid indices (son patch (r, c) is r*n2 + c). Ties keep candidate order.
     """
@@ -148,5 +173,6 @@ def windowed_knn(query: jnp.ndarray, database: jnp.ndarray, k: int, window: int,
     if not 1 <= k <= candidates:
         raise ValueError(f"k={k} must be between 1 and the {candidates} candidates per query")
     if chunk is None:
-        chunk = _auto_chunk(m1, m2, n1, n2, e, starts)
+        chunk = _auto_rows(m1, m2, n1, n2, e, starts)
+    chunk = min(chunk, m1)
     return jax.vmap(lambda q, d: _knn_single(q, d, k, starts, chunk))(query, database)

@@ -78,7 +78,6 @@ def _overlap_add(patches: jnp.ndarray, padded_hw: Tuple[int, int], stride: int) 
     return total
 
 
-@functools.partial(jax.jit, static_argnames=("out_hw", "stride", "padding"))
 def fold_patches(patches: jnp.ndarray, out_hw: Tuple[int, int], stride: int,
                  padding: Padding) -> jnp.ndarray:
     """Inverse of `extract_patches`: overlap-add, divide by the cover count, crop the padding.
@@ -86,13 +85,20 @@ def fold_patches(patches: jnp.ndarray, out_hw: Tuple[int, int], stride: int,
     patches: (B, m1, m2, p, p, C); out_hw: (H, W) of the unpadded image;
     padding: ((top, bottom), (left, right)) as from `patch_padding` → (B, H, W, C).
     """
+    (top, bottom), (left, right) = padding
+    return _fold_patches(patches, (int(out_hw[0]), int(out_hw[1])), int(stride),
+                         ((int(top), int(bottom)), (int(left), int(right))))
+
+
+@functools.partial(jax.jit, static_argnames=("out_hw", "stride", "padding"))
+def _fold_patches(patches, out_hw, stride, padding):
     _, m1, m2, p, p2, _ = patches.shape
     (top, bottom), (left, right) = padding
     h, w = out_hw
     hp, wp = h + top + bottom, w + left + right
     if stride > p:
         raise ValueError(f"stride {stride} > patch {p} leaves pixels that no patch covers")
-    if p != p2 or (hp - p) // stride + 1 != m1 or (wp - p) // stride + 1 != m2:
+    if p != p2 or (m1 - 1) * stride + p != hp or (m2 - 1) * stride + p != wp:
         raise ValueError(f"patches {patches.shape} do not tile {out_hw} with stride {stride} "
                          f"and padding {padding}")
     summed = _overlap_add(patches, (hp, wp), stride)
