@@ -1,0 +1,278 @@
+"""Convert original PyTorch checkpoints to jaxrestore checkpoints.
+
+    python -m jaxrestore.convert ignn IGNN_x2.pth OUT_DIR [--config configs/ignn_x2.py]
+
+Reads a state_dict from `.pth` (with `torch.load(weights_only=True)`: no pickled code runs;
+torch is an optional extra) or `.npz` (NumPy arrays keyed by the PyTorch names; no torch
+needed). Accepts a bare state_dict, the released `{'net_state_dict': ...}` wrapper and
+`module.` prefixes (DataParallel). The VGG embedding, stored twice by the original
+(`vggnet.*` and `graph.embedcnn.*`), is checked equal and kept once. Every tensor must be used
+and fit its place; otherwise the error names the offending keys.
+
+The model config is inferred from the tensor shapes (n_feats, n_resblocks, scale, graph and
+embedding present); settings that no tensor records (k, window, patch size, stride, res_scale)
+take the paper's values unless `--config` gives a config file, whose shape-determined fields
+must agree with the weights. The output directory is a checkpoint for
+`jaxrestore.checkpoints.load_for_inference`; its config holds the `model` and `task` sections
+(the whole `--config` file when given).
+"""
+import argparse
+import importlib.util
+import pathlib
+import re
+import sys
+import zipfile
+
+import jax
+import ml_collections
+import numpy as np
+
+from jaxrestore.models import ignn
+
+VGG_PREFIXES = ("vggnet.", "graph.embedcnn.")
+TORCH_LEAF = {"kernel": "weight", "bias": "bias"}
+
+
+class ConversionError(ValueError):
+    """The checkpoint does not fit the model (message names the offending keys)."""
+
+
+def _short(keys, limit: int = 8) -> str:
+    keys = sorted(keys)
+    more = f" (+{len(keys) - limit} more)" if len(keys) > limit else ""
+    return ", ".join(keys[:limit]) + more
+
+
+def load_state_dict(path) -> dict[str, np.ndarray]:
+    """Reads a PyTorch state_dict from .pth/.pt (needs torch) or .npz → {name: float32 array}.
+
+    Unwraps `{'net_state_dict': ...}` and strips `module.` prefixes.
+    Raises FileNotFoundError, or ConversionError for unreadable or non-state_dict files.
+    """
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    if path.suffix == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                raw = {key: data[key] for key in data.files}
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+            raise ConversionError(f"cannot read {path} as .npz: {e}") from None
+    else:
+        try:
+            import torch
+        except ImportError:
+            raise ConversionError(f"reading {path.name} needs torch (pip install torch), "
+                                  "or pass the state_dict as .npz") from None
+        try:
+            raw = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:  # torch raises many types for corrupt or unsafe files
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ConversionError(f"cannot read {path} with torch.load(weights_only=True): "
+                                  f"{first}") from None
+    if isinstance(raw, dict) and "net_state_dict" in raw:
+        raw = raw["net_state_dict"]
+    if not isinstance(raw, dict) or not raw:
+        raise ConversionError(f"{path} does not hold a state_dict (a mapping of tensors)")
+    state = {}
+    for key, value in raw.items():
+        name = key[len("module."):] if key.startswith("module.") else key
+        array = value.numpy() if hasattr(value, "numpy") else np.asarray(value)
+        if not np.issubdtype(array.dtype, np.floating):
+            raise ConversionError(f"{path}: {key} is not a float tensor ({array.dtype})")
+        state[name] = array.astype(np.float32)
+    return state
+
+
+def dedupe_embedding(state: dict) -> dict:
+    """Keeps one copy of the VGG embedding under `vggnet.*` (checks both copies are equal)."""
+    state = dict(state)
+    copies = {prefix: {k[len(prefix):]: state.pop(k) for k in list(state) if k.startswith(prefix)}
+              for prefix in VGG_PREFIXES}
+    first, second = (copies[p] for p in VGG_PREFIXES)
+    if first and second:
+        if first.keys() != second.keys():
+            raise ConversionError("vggnet.* and graph.embedcnn.* hold different tensors: "
+                                  + _short(first.keys() ^ second.keys()))
+        differ = [k for k in first if first[k].shape != second[k].shape
+                  or not np.array_equal(first[k], second[k])]
+        if differ:
+            raise ConversionError("vggnet.* and graph.embedcnn.* differ at: " + _short(differ))
+    for name, value in (first or second).items():
+        state[VGG_PREFIXES[0] + name] = value
+    return state
+
+
+def _require(state, *keys):
+    missing = [k for k in keys if k not in state]
+    if missing:
+        raise ConversionError("missing keys in state_dict: " + _short(missing))
+
+
+def infer_ignn_config(state: dict, **settings) -> ml_collections.ConfigDict:
+    """IGNN `model` config from state_dict shapes; `settings` set the shape-free fields."""
+    _require(state, "head.0.weight", "upsample.0.weight")
+    n_feats = state["head.0.weight"].shape[0]
+
+    def count(prefix):
+        return len({m.group(1) for k in state
+                    if (m := re.match(rf"{prefix}\.(\d+)\.body\.0\.weight$", k))})
+
+    n_resblocks = count("body1") + count("body2")
+    if "tail.1.0.weight" in state:
+        scale = 4
+    else:
+        ratio = state["upsample.0.weight"].shape[0] // n_feats
+        if ratio not in (4, 9):
+            raise ConversionError(f"upsample.0.weight has shape {state['upsample.0.weight'].shape}"
+                                  f", not 4 or 9 times n_feats={n_feats}")
+        scale = {4: 2, 9: 3}[ratio]
+    use_graph = any(k.startswith("gcn.") for k in state)
+    embedding = "vgg" if any(k.startswith(VGG_PREFIXES) for k in state) else "pixels"
+    return ignn.model_config(scale, n_resblocks, n_feats, use_graph=use_graph,
+                             embedding=embedding, **settings)
+
+
+def ignn_torch_key(path: tuple[str, ...], model_config) -> str:
+    """PyTorch state_dict key of the Flax variable at `path` = (collection, *modules, leaf)."""
+    _, *modules, leaf = path
+    name = "/".join(modules)
+    n_post = model_config.n_resblocks - model_config.n_resblocks // 2
+    tail = "tail.1.0" if model_config.scale != ignn.graph_scale_for(model_config.scale) else "tail.0.0"
+    rules = [
+        (r"(sub_mean|add_mean)", r"\1"),
+        (r"embedding/sub_mean", "vggnet.sub_mean"),
+        (r"embedding/conv1_1", "vggnet.model.0"),
+        (r"embedding/conv1_2", "vggnet.model.2"),
+        (r"head", "head.0"),
+        (r"(body[12])_(\d+)/conv0", r"\1.\2.body.0"),
+        (r"(body[12])_(\d+)/conv1", r"\1.\2.body.2"),
+        (r"body2_conv", f"body2.{n_post}.0"),
+        (r"gcn/knn_down(\d+)", r"gcn.knn_downsample.\1.0"),
+        (r"gcn/(weightnet_[lh]r)/conv_in", r"gcn.\1.0.0"),
+        (r"gcn/(weightnet_[lh]r)/res/conv0", r"gcn.\1.1.body.0"),
+        (r"gcn/(weightnet_[lh]r)/res/conv1", r"gcn.\1.1.body.2"),
+        (r"gcn/(weightnet_[lh]r)/conv_out", r"gcn.\1.2.0"),
+        (r"(fuse_b|fuse_up)(\d+)", r"\1.\2.0"),
+        (r"upsample/conv(\d+)", lambda m: f"upsample.{2 * int(m.group(1))}"),
+        (r"tail_up/conv(\d+)", lambda m: f"tail.0.{2 * int(m.group(1))}"),
+        (r"tail", tail),
+    ]
+    for pattern, replacement in rules:
+        if re.fullmatch(pattern, name):
+            module = re.sub(pattern, replacement, name)
+            return f"{module}.{TORCH_LEAF[leaf]}"
+    raise KeyError(f"no PyTorch name for IGNN variable {'/'.join(path)}")
+
+
+def to_flax(array: np.ndarray) -> np.ndarray:
+    """PyTorch conv weight OIHW → Flax HWIO; other arrays unchanged."""
+    return array.transpose(2, 3, 1, 0) if array.ndim == 4 else array
+
+
+def convert_ignn(state: dict, config: ml_collections.ConfigDict | None = None):
+    """(PyTorch IGNN state_dict, optional full config) → (config, Flax variables).
+
+    Without `config`, the result holds the inferred `model` section and an SR `task` section.
+    Raises ConversionError naming missing, unused or mis-shaped keys.
+    """
+    state = dedupe_embedding(state)
+    if config is None:
+        model_config = infer_ignn_config(state)
+        config = ml_collections.ConfigDict({"model": model_config.to_dict(), "task": {
+            "name": "sr", "channels": 3, "scale": model_config.scale,
+            "graph_scale": ignn.graph_scale_for(model_config.scale)}})
+    else:
+        fields = ("scale", "n_resblocks", "n_feats", "use_graph", "embedding")
+        model_config = infer_ignn_config(state, **{
+            key: value for key, value in config.model.items()
+            if key not in fields and key != "name"})
+        wrong = [f"{key}={config.model.get(key)!r} (weights: {model_config[key]!r})"
+                 for key in fields if config.model.get(key) != model_config[key]]
+        if wrong:
+            raise ConversionError("config does not match the weights: " + ", ".join(wrong))
+
+    model = ignn.from_config(model_config)
+    gs = ignn.graph_scale_for(model_config.scale)
+    size = max(3 * gs * model_config.patch_size, 16)
+    lr = jax.ShapeDtypeStruct((1, size, size, 3), np.float32)
+    shapes = jax.eval_shape(lambda x: model.init(jax.random.key(0), x), lr)
+    flat = {path: leaf for path, leaf in _flatten(shapes)}
+    keys = {path: ignn_torch_key(path, model_config) for path in flat}
+
+    missing = sorted(set(keys.values()) - state.keys())
+    unused = sorted(state.keys() - set(keys.values()))
+    if missing or unused:
+        parts = (["missing keys in state_dict: " + _short(missing)] if missing else []) + (
+            ["unused keys in state_dict: " + _short(unused)] if unused else [])
+        raise ConversionError("; ".join(parts))
+    bad = [f"{keys[p]} {state[keys[p]].shape} (model needs {_torch_shape(leaf.shape)})"
+           for p, leaf in flat.items() if to_flax(state[keys[p]]).shape != leaf.shape]
+    if bad:
+        raise ConversionError("shape mismatch: " + _short(bad))
+
+    variables = {}
+    for path in flat:
+        node = variables
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = to_flax(state[keys[path]])
+    return config, variables
+
+
+def _torch_shape(shape):
+    return tuple(shape[i] for i in (3, 2, 0, 1)) if len(shape) == 4 else tuple(shape)
+
+
+def _flatten(tree, prefix=()):
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            yield from _flatten(value, prefix + (key,))
+        else:
+            yield prefix + (key,), value
+
+
+def load_config_file(path) -> ml_collections.ConfigDict:
+    """`get_config()` of a Python config file (e.g. configs/ignn_x2.py)."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    root = str(path.resolve().parents[1])          # so `from configs.common import ...` works
+    sys.path.insert(0, root)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(root)
+    return module.get_config()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m jaxrestore.convert",
+        description="Convert an original PyTorch checkpoint (.pth, or .npz of its state_dict) "
+                    "into a jaxrestore checkpoint directory.")
+    parser.add_argument("model", choices=["ignn"], help="which original network")
+    parser.add_argument("input", help="state_dict file: .pth/.pt (needs torch) or .npz")
+    parser.add_argument("output", help="checkpoint directory to write")
+    parser.add_argument("--config", help="config file to store (its model section must match "
+                                         "the weights; default: inferred from the shapes)")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config_file(args.config) if args.config else None
+        state = load_state_dict(args.input)
+        config, variables = convert_ignn(state, config)
+    except (ConversionError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    from jaxrestore.checkpoints import save_for_inference
+    save_for_inference(args.output, config, variables)
+    m = config.model
+    print(f"wrote {args.output}: IGNN x{m.scale}, {m.n_resblocks} blocks, {m.n_feats} features, "
+          f"{sum(np.size(v) for _, v in _flatten(variables))} weights")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,228 @@
+"""IGNN (Zhou et al., NeurIPS 2020): cross-scale internal graph neural network for SR.
+
+The published network (sczhou/IGNN `models/IGNN.py`, `models/submodules.py`), layer for layer,
+in NHWC Flax linen, so converted PyTorch checkpoints reproduce the original outputs:
+
+    x  = sub_mean(lr)                          frozen mean shift (DIV2K mean × 255)
+    x0 = head(x);  x1 = body1(x0)              n/2 residual blocks
+    graph: embed(lr), embed(son) → windowed kNN of 3×3 patches → idx, edge features (no grad)
+    x1_lr, x1_hr = gcn(x1, idx, edges)         cross-scale aggregation, weight nets, softmax
+    x1 = fuse_b([x1, x1_lr]);  x2 = body2(x1) + x0
+    x  = fuse_up([upsample(x2), x1_hr]);  x = tail(x);  out = add_mean(x)
+
+The graph works at `graph_scale` (2 for ×4, where the tail adds a ×2 upsampler, else the scale).
+The son image is the LR image cropped to a multiple of graph_scale and downscaled by it with
+MATLAB bicubic (the original's data loader); the model computes it when it is not passed.
+Any LR size works as in the original (patch grids are padded, HR features folded and cropped);
+the son patch grid must hold at least k patches.
+
+`use_graph=False` drops the graph, fuse_b and fuse_up: the plain EDSR trunk with the same layers
+(a baseline). Frozen variables (mean shifts, VGG embedding) live in `constants`, not `params`.
+"""
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+
+from jaxrestore.models.layers import ResBlock, Upsampler, conv, mean_shift
+from jaxrestore.models.vgg import VGGEmbedding
+from jaxrestore.ops.aggregate import cross_scale_aggregate, edge_features
+from jaxrestore.ops.imresize import imresize
+from jaxrestore.ops.knn import windowed_knn
+from jaxrestore.ops.patches import extract_patches, patch_grid
+from jaxrestore.ops.pixel_shuffle import pixel_unshuffle
+
+DIV2K_MEAN = (0.4488, 0.4371, 0.4040)
+EMBEDDINGS = ("vgg", "pixels")
+
+
+def graph_scale_for(scale: int) -> int:
+    """The scale the graph works at: 2 for ×4 (as the original), else the SR scale."""
+    return 2 if scale == 4 else scale
+
+
+def son_image(lr: jax.Array, graph_scale: int, pixel_range: float = 255.0) -> jax.Array:
+    """IGNN's son image: lr (B,h,w,C) in [0, pixel_range] → (B,h//s,w//s,C), s = graph_scale.
+
+    The original data loader's rule: crop to a multiple of s, MATLAB bicubic by 1/s of
+    lr / pixel_range, × pixel_range, clamped to [0, pixel_range], not rounded.
+    """
+    _, h, w, _ = lr.shape
+    cropped = lr[:, : h - h % graph_scale, : w - w % graph_scale]
+    small = imresize(cropped / pixel_range, output_shape=(h // graph_scale, w // graph_scale))
+    return jnp.clip(small * pixel_range, 0.0, pixel_range)
+
+
+def model_config(scale: int, n_resblocks: int = 32, n_feats: int = 256, **overrides
+                 ) -> ml_collections.ConfigDict:
+    """The `model` section of an IGNN config (paper defaults), with `overrides` applied."""
+    config = ml_collections.ConfigDict(dict(
+        name="ignn", pixel_range=255.0, scale=scale, n_resblocks=n_resblocks, n_feats=n_feats,
+        k=5, window=30, patch_size=3, stride=2, res_scale=0.1, embedding="vgg", use_graph=True,
+    ))
+    for key, value in overrides.items():
+        if key not in config:
+            raise KeyError(f"unknown IGNN model field {key!r}")
+        config[key] = value
+    return config
+
+
+def from_config(config) -> "IGNN":
+    """Builds `IGNN` from a `model` config section (see `model_config`)."""
+    return IGNN(scale=config.scale, n_resblocks=config.n_resblocks, n_feats=config.n_feats,
+                k=config.k, window=config.window, patch_size=config.patch_size,
+                stride=config.stride, res_scale=config.res_scale, embedding=config.embedding,
+                use_graph=config.use_graph, pixel_range=config.pixel_range)
+
+
+class WeightNet(nn.Module):
+    """1×1 edge-weight net: conv(E→64) → ResBlock(64, 1×1) → conv(64→1). (..., E) → (..., 1).
+
+    Applied to (B, k, H, W, E) edge features (1×1 convs act on the channel axis only).
+    """
+    res_scale: float = 0.1
+    hidden: int = 64
+
+    @nn.compact
+    def __call__(self, x):
+        x = conv(self.hidden, 1, name="conv_in")(x)
+        x = ResBlock(self.hidden, 1, self.res_scale, name="res")(x)
+        return conv(1, 1, name="conv_out")(x)
+
+
+class GCNBlock(nn.Module):
+    """Graph aggregation (the original `GCNBlock`).
+
+    y (B,H,W,C) LR features; idx (B,m1,m2,k) son-patch neighbours of each LR patch;
+    edges (B,H*s,W*s,k*E) edge features → (lr (B,H,W,C), hr (B,H*s,W*s,C)).
+    Each neighbour's HR aggregate goes through a shared 5×5 stride-s conv and two 3×3 convs
+    back to LR; the LR (average-pooled) and HR weight nets score the k neighbours per pixel,
+    softmax over k, and the weighted sums are returned.
+    """
+    features: int
+    scale: int
+    k: int = 5
+    patch_size: int = 3
+    stride: int = 2
+    res_scale: float = 0.1
+
+    @nn.compact
+    def __call__(self, y, idx, edges):
+        b, h, w, c = y.shape
+        s, k = self.scale, self.k
+        y_down = pixel_unshuffle(y, s)
+        knn_hr = cross_scale_aggregate(y, y_down, idx, s, self.patch_size, self.stride)
+        knn_hr = jnp.moveaxis(knn_hr.reshape(b, h * s, w * s, k, c), 3, 1)     # b k H*s W*s c
+        edges = jnp.moveaxis(edges.reshape(b, h * s, w * s, k, -1), 3, 1)     # b k H*s W*s e
+
+        z = knn_hr.reshape(b * k, h * s, w * s, c)
+        z = nn.relu(conv(c, 5, stride=s, name="knn_down0")(z))
+        z = nn.relu(conv(c, 3, name="knn_down1")(z))
+        knn_lr = conv(c, 3, name="knn_down2")(z).reshape(b, k, h, w, c)
+
+        edges_lr = edges.reshape(b, k, h, s, w, s, -1).mean(axis=(3, 5))      # AvgPool2d(s, s)
+        weight_lr = jax.nn.softmax(WeightNet(self.res_scale, name="weightnet_lr")(edges_lr), 1)
+        weight_hr = jax.nn.softmax(WeightNet(self.res_scale, name="weightnet_hr")(edges), 1)
+        return (knn_lr * weight_lr).sum(axis=1), (knn_hr * weight_hr).sum(axis=1)
+
+
+class IGNN(nn.Module):
+    """IGNN super-resolution network.
+
+    Attributes:
+      scale: SR factor (2, 3 or 4). n_resblocks, n_feats: trunk depth and width.
+      k, window, patch_size, stride: graph settings (neighbours, search window in son patches,
+        patch size and stride on the LR grid). res_scale: residual scaling (0.1).
+      embedding: 'vgg' (frozen VGG19 conv1_2, the original) or 'pixels' (the normalised RGB).
+      use_graph: False gives the plain EDSR trunk (no graph, fuse_b, fuse_up).
+      pixel_range: value of white at input and output (255, as the original).
+    Call: lr (B,h,w,3) in [0, pixel_range], optional son (B,h//gs,w//gs,3) in the same range
+      → (B,h*scale,w*scale,3), not clamped.
+    """
+    scale: int = 2
+    n_resblocks: int = 32
+    n_feats: int = 256
+    k: int = 5
+    window: int = 30
+    patch_size: int = 3
+    stride: int = 2
+    res_scale: float = 0.1
+    embedding: str = "vgg"
+    use_graph: bool = True
+    pixel_range: float = 255.0
+
+    @property
+    def graph_scale(self) -> int:
+        return graph_scale_for(self.scale)
+
+    def graph(self, lr, son):
+        """Neighbour indices (B,m1,m2,k) and edge features (B,h*gs,w*gs,k*E), no gradients."""
+        if self.embedding == "vgg":
+            embed = VGGEmbedding(self.pixel_range, name="embedding")
+        elif self.embedding == "pixels":
+            embed = lambda x: x / self.pixel_range  # noqa: E731
+        else:
+            raise ValueError(f"unknown embedding {self.embedding!r}; known: {EMBEDDINGS}")
+        lr_emb = jax.lax.stop_gradient(embed(lr))
+        son_emb = jax.lax.stop_gradient(embed(son))
+
+        def patch_vectors(x):                   # b h w e → b m1 m2 (p*p*e)
+            p = extract_patches(x, self.patch_size, self.stride)
+            return p.reshape(p.shape[:3] + (-1,))
+
+        _, idx = windowed_knn(patch_vectors(lr_emb), patch_vectors(son_emb), self.k,
+                              self.window, self.graph_scale)
+        idx = jax.lax.stop_gradient(idx)
+        edges = edge_features(lr_emb, son_emb, idx, self.graph_scale, self.patch_size,
+                              self.stride)
+        return idx, jax.lax.stop_gradient(edges)
+
+    def check_sizes(self, lr, son):
+        """Raises ValueError when son does not fit lr or the son patch grid has < k patches."""
+        b, h, w, _ = lr.shape
+        gs = self.graph_scale
+        want = (b, h // gs, w // gs, lr.shape[-1])
+        if son.shape != want:
+            raise ValueError(f"son image must have shape {want} for LR {lr.shape}, got "
+                             f"{son.shape}")
+        n1, n2 = patch_grid(h // gs, w // gs, self.patch_size, self.stride)
+        if h // gs < self.patch_size or w // gs < self.patch_size or n1 * n2 < self.k:
+            raise ValueError(f"LR image {h}x{w} is too small for IGNN: the son image "
+                             f"{h // gs}x{w // gs} must hold at least k={self.k} "
+                             f"{self.patch_size}x{self.patch_size} patches")
+
+    @nn.compact
+    def __call__(self, lr, son=None):
+        n, s, pr = self.n_feats, self.scale, self.pixel_range
+        if self.use_graph:
+            if son is None:
+                son = son_image(lr, self.graph_scale, pr)
+            self.check_sizes(lr, son)
+            idx, edges = self.graph(lr, son)
+
+        x = mean_shift(DIV2K_MEAN, value_range=pr, sign=-1.0, name="sub_mean")(lr)
+        x0 = conv(n, name="head")(x)
+        n_pre = self.n_resblocks // 2
+        x1 = x0
+        for i in range(n_pre):
+            x1 = ResBlock(n, 3, self.res_scale, name=f"body1_{i}")(x1)
+        if self.use_graph:
+            x1_lr, x1_hr = GCNBlock(n, self.graph_scale, self.k, self.patch_size, self.stride,
+                                    self.res_scale, name="gcn")(x1, idx, edges)
+            x1 = nn.relu(conv(n, name="fuse_b0")(jnp.concatenate([x1, x1_lr], -1)))
+            x1 = conv(n, name="fuse_b1")(x1)
+        x2 = x1
+        for i in range(self.n_resblocks - n_pre):
+            x2 = ResBlock(n, 3, self.res_scale, name=f"body2_{i}")(x2)
+        x2 = conv(n, name="body2_conv")(x2) + x0
+
+        x = Upsampler(n, self.graph_scale, name="upsample")(x2)
+        if self.use_graph:
+            x = nn.relu(conv(n, name="fuse_up0")(jnp.concatenate([x, x1_hr], -1)))
+            x = nn.relu(conv(n, name="fuse_up1")(x))
+        if s != self.graph_scale:
+            x = Upsampler(n, s // self.graph_scale, name="tail_up")(x)
+        x = conv(3, name="tail")(x)
+        return mean_shift(DIV2K_MEAN, value_range=pr, sign=1.0, name="add_mean")(x)
+
+

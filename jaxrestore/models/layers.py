@@ -1,0 +1,134 @@
+"""Building blocks shared by the restoration models (NHWC, Flax linen).
+
+Numerics follow the EDSR-family PyTorch code the originals are written in: convolutions with
+symmetric zero padding (kernel - 1) // 2, residual blocks `x + res_scale * conv(relu(conv(x)))`,
+a frozen 1×1 "mean shift", and sub-pixel upsamplers in PyTorch's pixel-shuffle channel order.
+
+Trainable weights live in `params`; frozen ones (`FrozenConv`, `mean_shift`) in the collection
+named by their `collection` attribute (default `constants`), which optimisers never see.
+"""
+from collections.abc import Callable, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jaxrestore.ops.pixel_shuffle import pixel_shuffle
+
+FROZEN = "constants"
+
+
+def kaiming_init(scale: float = 1.0) -> Callable:
+    """PyTorch `kaiming_normal_(a=0, mode='fan_in')` times `scale` (untruncated normal).
+
+    With scale 0.1 this is the original IGNN/EDSR `initialize_weights(net, 0.1)`.
+    """
+    return nn.initializers.variance_scaling(2.0 * scale**2, "fan_in", "normal")
+
+
+def conv(features: int, kernel_size: int = 3, stride: int = 1, *, name: str | None = None,
+         init_scale: float = 0.1) -> nn.Conv:
+    """A trainable 2-D convolution with PyTorch's symmetric padding (kernel_size - 1) // 2.
+
+    Output size for input n: (n + 2 * pad - kernel_size) // stride + 1. Zero bias init.
+    """
+    pad = (kernel_size - 1) // 2
+    return nn.Conv(features, (kernel_size, kernel_size), strides=(stride, stride),
+                   padding=((pad, pad), (pad, pad)), kernel_init=kaiming_init(init_scale),
+                   bias_init=nn.initializers.zeros, name=name)
+
+
+def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array, stride: int = 1) -> jax.Array:
+    """Plain convolution: x (B,H,W,Cin), kernel (k,k,Cin,Cout) HWIO, bias (Cout,).
+
+    Symmetric zero padding (k - 1) // 2, as `conv`. Returns (B,H',W',Cout).
+    """
+    pad = (kernel.shape[0] - 1) // 2
+    y = jax.lax.conv_general_dilated(
+        x, kernel.astype(x.dtype), window_strides=(stride, stride),
+        padding=((pad, pad), (pad, pad)), dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return y + bias.astype(x.dtype)
+
+
+class FrozenConv(nn.Module):
+    """A convolution whose kernel and bias live in a non-trainable collection.
+
+    Attributes:
+      features, kernel_size: output channels and square kernel size.
+      kernel_init, bias_init: `init(rng, shape)` used only when the variables are created.
+      collection: variable collection holding `kernel` (k,k,Cin,Cout) and `bias` (Cout,).
+    """
+    features: int
+    kernel_size: int = 3
+    kernel_init: Callable = kaiming_init(0.1)
+    bias_init: Callable = nn.initializers.zeros
+    collection: str = FROZEN
+
+    @nn.compact
+    def __call__(self, x):
+        shape = (self.kernel_size, self.kernel_size, x.shape[-1], self.features)
+        kernel = self.variable(self.collection, "kernel",
+                               lambda: self.kernel_init(self.make_rng("params"), shape))
+        bias = self.variable(self.collection, "bias",
+                             lambda: self.bias_init(self.make_rng("params"), (self.features,)))
+        return conv2d(x, jax.lax.stop_gradient(kernel.value), jax.lax.stop_gradient(bias.value))
+
+
+def mean_shift(mean: Sequence[float], std: Sequence[float] = (1.0, 1.0, 1.0),
+               value_range: float = 255.0, sign: float = -1.0, *, name: str | None = None,
+               collection: str = FROZEN) -> FrozenConv:
+    """The original's frozen `MeanShift`: x / std + sign * value_range * mean / std per channel.
+
+    A 1×1 `FrozenConv` (kernel diag(1/std), bias as above), stored like the original so converted
+    checkpoints carry and count it. Applied to (B,H,W,C) → (B,H,W,C).
+    """
+    std = jnp.asarray(std, jnp.float32)
+    mean = jnp.asarray(mean, jnp.float32)
+
+    def kernel_init(_, shape):
+        return (jnp.eye(shape[-1], dtype=jnp.float32) / std)[None, None]
+
+    def bias_init(_, shape):
+        return sign * value_range * mean / std
+
+    return FrozenConv(len(mean), 1, kernel_init, bias_init, collection, name=name)
+
+
+class ResBlock(nn.Module):
+    """EDSR residual block: x + res_scale * conv(relu(conv(x))). (B,H,W,C) → (B,H,W,C)."""
+    features: int
+    kernel_size: int = 3
+    res_scale: float = 1.0
+    init_scale: float = 0.1
+
+    @nn.compact
+    def __call__(self, x):
+        res = conv(self.features, self.kernel_size, name="conv0", init_scale=self.init_scale)(x)
+        res = nn.relu(res)
+        res = conv(self.features, self.kernel_size, name="conv1", init_scale=self.init_scale)(res)
+        return x + res * self.res_scale
+
+
+class Upsampler(nn.Module):
+    """Sub-pixel upsampler: log2(scale) × (conv to 4C, shuffle 2), or conv to 9C, shuffle 3.
+
+    PyTorch pixel-shuffle channel order. (B,h,w,C) → (B,h*scale,w*scale,C).
+    """
+    features: int
+    scale: int
+    kernel_size: int = 3
+    init_scale: float = 0.1
+
+    @nn.compact
+    def __call__(self, x):
+        if self.scale == 3:
+            factors = [3]
+        elif self.scale >= 1 and self.scale & (self.scale - 1) == 0:
+            factors = [2] * (self.scale.bit_length() - 1)
+        else:
+            raise ValueError(f"upsampling scale must be 3 or a power of 2, got {self.scale}")
+        for i, r in enumerate(factors):
+            x = conv(r * r * self.features, self.kernel_size, name=f"conv{i}",
+                     init_scale=self.init_scale)(x)
+            x = pixel_shuffle(x, r)
+        return x
