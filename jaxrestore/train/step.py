@@ -45,7 +45,7 @@ def make_train_step(module, pixel_range: float, loss_fn: Callable,
             params=optax.apply_updates(state.params, updates),
             opt_state=opt_state,
         )
-        metrics = {"loss": lax.pmean(loss, AXIS), "grad_norm": optax.global_norm(grads)}
+        metrics = {"loss": lax.pmean(loss, AXIS), "grad_norm": optax.tree.norm(grads)}
         return new_state, metrics
 
     return train_step
