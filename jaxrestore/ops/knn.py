@@ -14,8 +14,9 @@ Differences from the original, on purpose:
   nothing is cached or global.
 - The original's training path builds the dense M×N distance matrix and its inference path needs
   a CUDA kernel. Here one path serves both: a loop over chunks of query rows compares each chunk
-  with the band of son rows its windows touch (full son width; the window columns are gathered
-  from that), then takes an exact `lax.top_k`. Temporaries are per chunk, so memory is linear in
+  with the band of son rows its windows touch (in blocks of 2·window query columns against the
+  ≤ 2·window + 1 son columns their windows span), gathers each query's window from that, then
+  takes an exact `lax.top_k`. Temporaries are per chunk, so memory is linear in
   the number of pixels. Distances are differentiable with respect to both embeddings.
 
 Numerics follow the original: d = |y|² + |x|² - 2 x·y in float32, plus 1e-5 on the windowed path
@@ -99,13 +100,21 @@ def _rows_topk(query, query_sq, database, database_sq, i0, rows, k, starts):
     u0 = jnp.minimum(r[0], n1 - union)
     slab = lax.dynamic_slice(database, (u0, 0, 0), (union, n2, e))
     slab_sq = lax.dynamic_slice(database_sq, (u0, 0), (union, n2))
-    cross = jnp.einsum("rje,ane->rjan", y, slab)  # (rows, m2, union, n2)
-    # Candidate (c, a) of query (ρ, j): son row r[ρ] + a, son column cols[j] + c.
     row_idx = (r - u0)[:, None, None, None] + jnp.arange(s)[None, None, None, :]
+    # Candidate (c, a) of query (ρ, j): son row r[ρ] + a, son column cols[j] + c. Query columns
+    # go in static blocks of 2s, each compared with the son columns its windows span (≤ 2s + 1).
+    cand = []
+    for j0 in range(0, m2, 2 * s):
+        j1 = min(m2, j0 + 2 * s)
+        c0, c1 = int(cols[j0]), int(cols[j1 - 1]) + s
+        cross = jnp.einsum("rje,ane->rjan", y[:, j0:j1], slab[:, c0:c1])  # (rows, bw, union, .)
+        local = jnp.asarray(cols[j0:j1, None] - c0 + np.arange(s)[None, :], jnp.int32)
+        cand.append(cross[jnp.arange(rows)[:, None, None, None],
+                          jnp.arange(j1 - j0)[None, :, None, None], row_idx,
+                          local[None, :, :, None]])
+    cand = jnp.concatenate(cand, axis=1)  # (rows, m2, s_c, s_a)
     col_idx = jnp.asarray(cols[:, None] + np.arange(s)[None, :], jnp.int32)  # (m2, s)
     col_b = col_idx[None, :, :, None]
-    cand = cross[jnp.arange(rows)[:, None, None, None], jnp.arange(m2)[None, :, None, None],
-                 row_idx, col_b]  # (rows, m2, s_c, s_a)
     dist = (-2 * cand + slab_sq[row_idx, col_b]) + (y_sq[:, :, None, None] + WINDOW_EPS)
     neg, loc = lax.top_k(-dist.reshape(rows, m2, s * s), k)
     c, a = loc // s, loc % s
@@ -122,7 +131,7 @@ def _auto_rows(m1, m2, n1, n2, e, starts):
             return 2 * rows * m2 * n1 * n2
         s = starts[2]
         union = _union_rows(n1, s, rows)
-        return rows * m2 * union * n2 + union * n2 * e + 3 * rows * m2 * s * s
+        return rows * m2 * union * min(n2, 2 * s + 1) + union * n2 * e + 3 * rows * m2 * s * s
 
     rows = m1
     while rows > 1 and temporaries(rows) > budget:
