@@ -1,0 +1,198 @@
+"""eval.py end to end: score and restore modes on tiny checkpoints, one-line user errors, and
+the bicubic baseline row on Set5 x2 (published: 33.68 dB / 0.9305, Y, crop 2).
+
+Oracles: scikit-image's PSNR of the written PNGs against the ground truth files, the published
+bicubic numbers, and the images' own sizes.
+"""
+import csv
+import json
+import pathlib
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from PIL import Image
+from skimage.metrics import peak_signal_noise_ratio
+
+from configs.common import base_config
+from jaxrestore import checkpoints, evaluate
+from jaxrestore.models import build_model
+from jaxrestore.models.ignn import model_config as ignn_model_config
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+import eval as eval_cli  # noqa: E402  (the script at the repository root)
+
+
+def save_checkpoint(directory, config, input_size=16):
+    c = 3 if config.task.name == "demosaic" else config.task.channels
+    key = jax.random.key(0, impl="unsafe_rbg")  # compiles faster than threefry
+    variables = jax.jit(build_model(config.model).init)(key, jnp.zeros((1, input_size, input_size, c)))
+    checkpoints.save_for_inference(directory, config, variables)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def denoise_checkpoint(tmp_path_factory):
+    config = base_config()
+    config.model.name = "dncnn"
+    config.model.pixel_range = 1.0
+    config.model.update(dict(channels=3, features=4, depth=3, batch_norm=False))
+    config.task.update(dict(name="denoise", channels=3, sigma=25.0))
+    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "dncnn", config)
+
+
+@pytest.fixture(scope="module")
+def sr_checkpoint(tmp_path_factory):
+    """IGNN x2 without its graph (the EDSR trunk; the graph's tiling is tested in
+    test_inference.py), small and quick to compile."""
+    config = base_config()
+    config.model = ignn_model_config(scale=2, n_resblocks=2, n_feats=8, use_graph=False)
+    config.task.update(dict(name="sr", channels=3, scale=2))
+    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "ignn", config)
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    """Three small PNGs: two RGB of different sizes and one grey (read as 3 equal channels)."""
+    folder = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(0)
+    for name, shape in [("a", (40, 52, 3)), ("b", (36, 36, 3)), ("c", (44, 40))]:
+        yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
+        smooth = 128 + 60 * np.sin(yy / 5.0 + xx / 7.0)
+        if len(shape) == 3:
+            smooth = smooth[..., None] * np.array([1.0, 0.8, 0.6])
+        noisy = smooth + rng.normal(0, 10, shape)
+        Image.fromarray(noisy.clip(0, 255).astype(np.uint8)).save(folder / f"{name}.png")
+    return folder
+
+
+def run_main(capsys, *argv):
+    code = eval_cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def read_rgb(path):
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def test_score_end_to_end_subprocess(denoise_checkpoint, images, tmp_path):
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, str(REPO / "eval.py"), "--checkpoint", str(denoise_checkpoint),
+         "--data", str(images), "--out", str(out), "--figures", "2"],
+        capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert result.returncode == 0, result.stderr
+    stdout = result.stdout
+    assert "protocol: denoise sigma 25" in stdout and "inference: whole image" in stdout
+    assert "noisy input" in stdout and "mean" in stdout
+    results = json.loads((out / "results.json").read_text())
+    assert [row["name"] for row in results["images"]] == ["a", "b", "c"]
+    assert results["protocol"]["tiled_images"] == 0
+    with open(out / "results.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [row["image"] for row in rows] == ["a", "b", "c", "mean"]
+    assert sorted(p.name for p in (out / "restored").iterdir()) == ["a.png", "b.png", "c.png"]
+    assert sorted(p.name for p in (out / "figures").iterdir()) == ["a.png", "b.png"]
+    for row, csv_row in zip(results["images"], rows):
+        target = read_rgb(images / f"{row['name']}.png")
+        restored = read_rgb(out / "restored" / f"{row['name']}.png")
+        expected = peak_signal_noise_ratio(target, restored, data_range=255)
+        assert row["model"]["psnr"] == pytest.approx(expected, abs=1e-9)
+        assert float(csv_row["model_psnr"]) == pytest.approx(expected, abs=1e-5)
+    mean = np.mean([row["model"]["psnr"] for row in results["images"]])
+    assert results["mean"]["model"]["psnr"] == pytest.approx(mean)
+    # The noisy input at sigma 25 sits near 20.2 dB (10 log10(255² / 25²), less clipping).
+    assert 19.5 < results["mean"]["baseline"]["psnr"] < 22
+
+
+def test_sr_score_tiled_in_process(sr_checkpoint, images, tmp_path, capsys):
+    code, out, err = run_main(capsys, "score", "--checkpoint", sr_checkpoint, "--data", images,
+                              "--tile", 16, "--overlap", 4, "--bucket", 8, "--out",
+                              tmp_path / "sr", "--figures", 1, "--self-ensemble")
+    assert code == 0, err
+    assert "sr x2" in out and "bicubic" in out and "tiles of 16 px" in out
+    assert "x8 self-ensemble" in out and "3 of 3 images tiled" in out
+    results = json.loads((tmp_path / "sr" / "results.json").read_text())
+    for row in results["images"]:
+        target = read_rgb(images / f"{row['name']}.png")
+        h, w = target.shape[0] // 2 * 2, target.shape[1] // 2 * 2  # modcrop 2
+        assert read_rgb(tmp_path / "sr" / "restored" / f"{row['name']}.png").shape == (h, w, 3)
+        assert row["size"] == [h, w]
+    figure = Image.open(tmp_path / "sr" / "figures" / "a.png")
+    assert figure.width > 4 * 100  # four panels: input, bicubic, ours, ground truth
+
+
+def test_restore_mode(sr_checkpoint, images, tmp_path, capsys):
+    code, out, err = run_main(capsys, "restore", "--checkpoint", sr_checkpoint,
+                              images / "a.png", images / "c.png", "--out", tmp_path / "r",
+                              "--tile", 24, "--overlap", 8, "--bucket", 8)
+    assert code == 0, err
+    assert "restored 2 image(s)" in out
+    assert read_rgb(tmp_path / "r" / "a.png").shape == (80, 104, 3)
+    assert read_rgb(tmp_path / "r" / "c.png").shape == (88, 80, 3)  # grey in, RGB model
+
+
+def test_user_errors_are_one_line_subprocess(denoise_checkpoint, tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(REPO / "eval.py"), "--checkpoint", str(denoise_checkpoint),
+         "--data", str(tmp_path / "missing")],
+        capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert result.returncode != 0
+    assert result.stderr.strip() == f"eval.py: error: data path not found: {tmp_path / 'missing'}"
+
+
+def test_user_errors_are_one_line(denoise_checkpoint, sr_checkpoint, images, tmp_path, capsys):
+    not_image = tmp_path / "fake.png"
+    not_image.write_text("this is not a PNG")
+    text_only = tmp_path / "texts"
+    text_only.mkdir()
+    (text_only / "notes.txt").write_text("hello")
+    rgba = tmp_path / "rgba.png"
+    Image.fromarray(np.full((8, 8, 4), 100, np.uint8)).save(rgba)  # alpha 100: not opaque
+    corrupt = tmp_path / "corrupt" / "0"
+    corrupt.mkdir(parents=True)
+    (corrupt / "junk").write_text("junk")
+    ck, sr = denoise_checkpoint, sr_checkpoint
+    cases = [
+        (["--checkpoint", ck, "--data", not_image], str(not_image)),
+        (["--checkpoint", ck, "--data", text_only], "no images found"),
+        (["--checkpoint", tmp_path / "nope", "--data", images], "checkpoint directory not found"),
+        (["--checkpoint", tmp_path / "corrupt", "--data", images], "cannot read checkpoint"),
+        (["--checkpoint", ck, "--data", images, "--task", "sr"], "restores task 'denoise'"),
+        (["--checkpoint", sr, "--data", images, "--scale", "4"], "SR x2, not x4"),
+        (["--checkpoint", ck, "--data", images, "--channels", "1"], "takes 3 channels"),
+        (["--data", images], "--checkpoint"),
+        (["restore", "--checkpoint", ck, rgba, "--out", tmp_path / "o"], str(rgba)),
+    ]
+    for argv, message in cases:
+        code, _, err = run_main(capsys, *argv, "--no-progress")
+        assert code != 0, argv
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("eval.py: error:"), (argv, err)
+        assert message in lines[0], (argv, err)
+
+
+def test_help_lists_both_modes(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        eval_cli.main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "score" in out and "restore" in out
+
+
+def test_bicubic_baseline_row_on_set5_x2(shared_data, capsys):
+    code, out, err = run_main(capsys, "--baseline-only", "--task", "sr", "--scale", 2,
+                              "--data", shared_data / "Set5", "--no-progress")
+    assert code == 0, err
+    summary = [line for line in out.splitlines() if line.startswith("bicubic")]
+    assert len(summary) == 1
+    assert summary[0].split()[1:3] == ["33.68", "0.9305"]
+    results = evaluate.evaluate(shared_data / "Set5", evaluate.Protocol("sr", 3, 2),
+                                progress=False)
+    assert results["mean"]["baseline"]["psnr"] == pytest.approx(33.68, abs=0.005)
+    assert results["mean"]["baseline"]["ssim"] == pytest.approx(0.9305, abs=0.0005)
