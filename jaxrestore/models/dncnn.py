@@ -1,0 +1,63 @@
+"""DnCNN-like baseline (Zhang et al., TIP 2017): a plain conv stack that predicts the residual.
+
+    x ─ conv3x3 ─ ReLU ─ (depth - 2) × [conv3x3 ─ (BatchNorm) ─ ReLU] ─ conv3x3 ─ + x
+
+The standard DnCNN-S is depth 17, 64 features, grey, with batch normalisation and bias-free
+convolutions (the common PyTorch port's layout), which has 556,032 trainable parameters:
+2 × 576 (first and last conv) + 15 × (36,864 conv + 128 BN scale/offset). BN running statistics
+live in `batch_stats`, not `params`.
+
+Our baseline configs drop BN (`batch_norm=False`, convs get biases instead) so that the model is
+a pure function of `params` like every other model here and trains with the shared trainer; with
+BN on, call with `train=True` and `mutable=['batch_stats']` to use batch statistics.
+"""
+import dataclasses
+
+import flax.linen as nn
+
+from jaxrestore.models.layers import kaiming_init
+
+
+class DnCNN(nn.Module):
+    """Residual conv stack. x (B, H, W, channels) in [0, 1] → (B, H, W, channels).
+
+    Attributes:
+      channels: image channels (in == out). features: width. depth: conv layers (≥ 2).
+      batch_norm: BN after every middle conv (then convs have no bias).
+    """
+    channels: int = 1
+    features: int = 64
+    depth: int = 17
+    batch_norm: bool = False
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        if x.ndim != 4 or x.shape[-1] != self.channels:
+            raise ValueError(f"DnCNN expects (B, H, W, {self.channels}) input, got {x.shape}")
+        if self.depth < 2:
+            raise ValueError(f"DnCNN depth must be at least 2, got {self.depth}")
+        bias = not self.batch_norm
+        y = nn.relu(self._conv(self.features, bias, "conv_0")(x))
+        for i in range(1, self.depth - 1):
+            y = self._conv(self.features, bias, f"conv_{i}")(y)
+            if self.batch_norm:
+                y = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
+                                 name=f"bn_{i}")(y)
+            y = nn.relu(y)
+        return x + self._conv(self.channels, bias, f"conv_{self.depth - 1}")(y)
+
+    @staticmethod
+    def _conv(features: int, bias: bool, name: str) -> nn.Conv:
+        """3×3 conv, zero padding 1, He-normal weights (the PyTorch port's kaiming init)."""
+        return nn.Conv(features, (3, 3), padding=((1, 1), (1, 1)), use_bias=bias,
+                       kernel_init=kaiming_init(1.0), name=name)
+
+
+def from_config(model_config) -> DnCNN:
+    """Builds DnCNN from `config.model` (fields channels, features, depth, batch_norm)."""
+    fields = {f.name for f in dataclasses.fields(DnCNN)} - {"parent", "name"}
+    kwargs = {k: v for k, v in model_config.items() if k not in ("name", "pixel_range")}
+    unknown = sorted(set(kwargs) - fields)
+    if unknown:
+        raise ValueError(f"unknown DnCNN config fields: {', '.join(unknown)}")
+    return DnCNN(**kwargs)

@@ -1,0 +1,211 @@
+"""MAGN: multi-level attention-guided graph network (Jiang, Cui, Xu, Yang, arXiv 2502.19181).
+
+Only the paper's abstract is public; this is our reading of it on DAGL's skeleton (Mou et al.,
+ICCV 2021). docs/magn.md marks every choice "from the abstract" or "ours", with the reason.
+
+    x ─ conv3x3 ─ n_resblocks//2 ResBlocks ─ [MultiLevelGraphBlock ─ n_between ResBlocks] ×
+        (n_graph_blocks, no ResBlocks after the last) ─ n_resblocks//2 ResBlocks ─ conv3x3 ─
+        conv3x3 (→ out_channels) ─ + x
+
+A MultiLevelGraphBlock runs two graphs on the same features and fuses them:
+- `ElementGraph`: nodes are feature positions; multi-head attention of every position over a
+  pooled grid of positions (image-wide, memory linear in pixels).
+- `BlockGraph`: nodes are patch×patch feature patches on a stride grid; multi-head attention
+  scores the window×window neighbouring patches, each head keeps its top_k, aggregates their
+  value patches (graph convolution) and folds them back.
+- `CrossLevelFusion`: 'cross_gate' (each level gates the other) or 'concat' (ablation), then a
+  1×1 conv; the block adds its input back.
+"""
+import dataclasses
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from jaxrestore.models.layers import ResBlock, conv
+from jaxrestore.ops.graph_attention import (block_graph_aggregate, element_graph_attention,
+                                            window_candidates)
+from jaxrestore.ops.patches import extract_patches, fold_patches, patch_padding
+
+FUSIONS = ("cross_gate", "concat")
+
+
+class ElementGraph(nn.Module):
+    """Element graph: every feature position attends to all positions of a pooled grid.
+
+    Attributes:
+      heads: attention heads (features must be divisible by heads).
+      pool: keys/values come from pool×pool average-pooled features (1 = every position;
+        sizes that pool does not divide are edge-padded first).
+      chunk: query positions per attention chunk (memory O(chunk · H·W / pool²)).
+    (B, H, W, C) → (B, H, W, C) aggregated messages.
+    """
+    heads: int = 4
+    pool: int = 8
+    chunk: int = 256
+
+    @nn.compact
+    def __call__(self, x):
+        b, h, w, c = x.shape
+        if c % self.heads:
+            raise ValueError(f"{c} features are not divisible by {self.heads} heads")
+        d = c // self.heads
+        q = nn.Dense(c, name="query")(x).reshape(b, h * w, self.heads, d)
+        if self.pool > 1:  # edge-pad to a multiple of pool, then average pool×pool cells
+            r = self.pool
+            x = jnp.pad(x, ((0, 0), (0, -h % r), (0, -w % r), (0, 0)), mode="edge")
+            x = x.reshape(b, x.shape[1] // r, r, x.shape[2] // r, r, c).mean(axis=(2, 4))
+        kv = nn.Dense(2 * c, name="key_value")(x).reshape(b, -1, 2, self.heads, d)
+        out = element_graph_attention(q, kv[:, :, 0], kv[:, :, 1], chunk=self.chunk)
+        return nn.Dense(c, name="out")(out.reshape(b, h, w, c))
+
+
+class BlockGraph(nn.Module):
+    """Element-block graph: patches are nodes, each head aggregates its top_k window neighbours.
+
+    Attributes:
+      heads: attention heads; the C value channels are split evenly between them.
+      patch, stride: node patches (patch×patch) and the grid step between them (stride ≤ patch).
+      window: candidates are the window×window grid nodes around a node (clamped at borders).
+      top_k: neighbours each head keeps (at most the number of candidates).
+      embed: channels of the 1×1 matching embedding whose patches the heads project.
+      chunk: nodes per chunk of the sparse attention.
+    (B, H, W, C) → (B, H, W, C) aggregated messages; any H, W (zero-padded to the patch grid
+    and cropped back by the fold).
+    """
+    heads: int = 4
+    patch: int = 7
+    stride: int = 4
+    window: int = 9
+    top_k: int = 16
+    embed: int = 16
+    chunk: int = 256
+
+    @nn.compact
+    def __call__(self, x):
+        b, h, w, c = x.shape
+        if c % self.heads:
+            raise ValueError(f"{c} features are not divisible by {self.heads} heads")
+        p = self.patch
+        emb = extract_patches(conv(self.embed, 1, name="embed")(x), p, self.stride)
+        m1, m2 = emb.shape[1:3]
+        nodes = emb.reshape(b, m1 * m2, p * p * self.embed)            # (B, M, E)
+        d = max(1, nodes.shape[-1] // 4)                                 # DAGL's fc width E/4
+        q = nn.Dense(self.heads * d, name="query")(nodes).reshape(b, m1 * m2, self.heads, d)
+        k = nn.Dense(self.heads * d, name="key")(nodes).reshape(b, m1 * m2, self.heads, d)
+        # Value patches, each head owning C/heads channels: (B, M, heads, p*p*C/heads).
+        val = extract_patches(conv(c, 3, name="value")(x), p, self.stride)
+        val = val.reshape(b, m1 * m2, p, p, self.heads, c // self.heads)
+        val = val.transpose(0, 1, 4, 2, 3, 5).reshape(b, m1 * m2, self.heads, -1)
+        cand = window_candidates((m1, m2), self.window)                  # (M, K)
+        cand = jnp.broadcast_to(cand, (b, *cand.shape))
+        agg = block_graph_aggregate(q, k, val, cand, min(self.top_k, cand.shape[-1]),
+                                    chunk=self.chunk)                    # (B, M, heads, P)
+        agg = agg.reshape(b, m1, m2, self.heads, p, p, c // self.heads)
+        agg = agg.transpose(0, 1, 2, 4, 5, 3, 6).reshape(b, m1, m2, p, p, c)
+        out = fold_patches(agg, (h, w), self.stride, patch_padding(h, w, p, self.stride))
+        return conv(c, 1, name="out")(out)
+
+
+class CrossLevelFusion(nn.Module):
+    """Fuses element-graph (global) and element-block-graph (local) messages into C channels.
+
+    'cross_gate': global ⊙ σ(1×1(local)) and local ⊙ σ(1×1(global)), concatenated, 1×1 conv.
+    'concat': the two messages concatenated, 1×1 conv (ablation).
+    (B, H, W, C) × 2 → (B, H, W, C).
+    """
+    mode: str = "cross_gate"
+
+    @nn.compact
+    def __call__(self, global_msg, local_msg):
+        c = global_msg.shape[-1]
+        if self.mode == "cross_gate":
+            corrected = global_msg * nn.sigmoid(conv(c, 1, name="gate_from_local")(local_msg))
+            refined = local_msg * nn.sigmoid(conv(c, 1, name="gate_from_global")(global_msg))
+            global_msg, local_msg = corrected, refined
+        elif self.mode != "concat":
+            raise ValueError(f"unknown fusion {self.mode!r}; known: {', '.join(FUSIONS)}")
+        return conv(c, 1, name="merge")(jnp.concatenate([global_msg, local_msg], axis=-1))
+
+
+class MultiLevelGraphBlock(nn.Module):
+    """x + fusion(element graph(x), element-block graph(x)). (B, H, W, C) → (B, H, W, C)."""
+    heads: int = 4
+    element_pool: int = 8
+    patch: int = 7
+    stride: int = 4
+    window: int = 9
+    top_k: int = 16
+    embed: int = 16
+    fusion: str = "cross_gate"
+    chunk: int = 256
+
+    @nn.compact
+    def __call__(self, x):
+        global_msg = ElementGraph(self.heads, self.element_pool, self.chunk,
+                                  name="element_graph")(x)
+        local_msg = BlockGraph(self.heads, self.patch, self.stride, self.window, self.top_k,
+                               self.embed, self.chunk, name="block_graph")(x)
+        return x + CrossLevelFusion(self.fusion, name="fusion")(global_msg, local_msg)
+
+
+class MAGN(nn.Module):
+    """MAGN restoration network with a global residual: x + F(x).
+
+    Attributes:
+      in_channels, out_channels: image channels (1 grey, 3 colour / masked RGGB mosaic).
+      n_feats: feature width. n_resblocks: ResBlocks around the graph stage (half before,
+      half after). n_graph_blocks: multi-level graph blocks, separated by n_between ResBlocks.
+      heads, element_pool, patch, stride, window, top_k, embed, fusion, chunk: see
+      `MultiLevelGraphBlock`, `ElementGraph`, `BlockGraph`.
+    x (B, H, W, in_channels) in [0, 1], any H, W → (B, H, W, out_channels).
+    """
+    in_channels: int = 1
+    out_channels: int = 1
+    n_feats: int = 64
+    n_resblocks: int = 16
+    n_graph_blocks: int = 3
+    n_between: int = 4
+    heads: int = 4
+    element_pool: int = 8
+    patch: int = 7
+    stride: int = 4
+    window: int = 9
+    top_k: int = 16
+    embed: int = 16
+    fusion: str = "cross_gate"
+    chunk: int = 256
+
+    @nn.compact
+    def __call__(self, x):
+        if x.ndim != 4 or x.shape[-1] != self.in_channels:
+            raise ValueError(f"MAGN expects (B, H, W, {self.in_channels}) input, got {x.shape}")
+        if self.in_channels != self.out_channels:
+            raise ValueError("MAGN's global residual needs in_channels == out_channels, got "
+                             f"{self.in_channels} and {self.out_channels}")
+        res = conv(self.n_feats, 3, name="head")(x)
+        for i in range(self.n_resblocks // 2):
+            res = ResBlock(self.n_feats, name=f"pre_{i}")(res)
+        for g in range(self.n_graph_blocks):
+            if g:
+                for i in range(self.n_between):
+                    res = ResBlock(self.n_feats, name=f"between_{g}_{i}")(res)
+            res = MultiLevelGraphBlock(
+                self.heads, self.element_pool, self.patch, self.stride, self.window,
+                self.top_k, self.embed, self.fusion, self.chunk, name=f"graph_{g}")(res)
+        for i in range(self.n_resblocks - self.n_resblocks // 2):
+            res = ResBlock(self.n_feats, name=f"post_{i}")(res)
+        res = conv(self.n_feats, 3, name="body_end")(res)
+        return x + conv(self.out_channels, 3, name="tail")(res)
+
+
+def from_config(model_config) -> MAGN:
+    """Builds MAGN from `config.model` (every field of `MAGN` may be set; `name` and
+    `pixel_range` are the registry's)."""
+    fields = {f.name for f in dataclasses.fields(MAGN)} - {"parent", "name"}
+    kwargs = {k: v for k, v in model_config.items() if k not in ("name", "pixel_range")}
+    unknown = sorted(set(kwargs) - fields)
+    if unknown:
+        raise ValueError(f"unknown MAGN config fields: {', '.join(unknown)}")
+    if kwargs.get("fusion", "cross_gate") not in FUSIONS:
+        raise ValueError(f"unknown fusion {kwargs['fusion']!r}; known: {', '.join(FUSIONS)}")
+    return MAGN(**kwargs)

@@ -1,0 +1,109 @@
+"""Multi-head attention aggregation over graphs whose nodes are feature elements or patches.
+
+Two pure functions, both evaluated in chunks of query nodes so that no (all nodes × all nodes)
+matrix is ever materialised (memory linear in the number of nodes, also under `grad`: each
+chunk is rematerialised in the backward pass):
+
+- `element_graph_attention`: dense multi-head attention of every query node over every key
+  node (MAGN's element graph: nodes are feature positions).
+- `block_graph_aggregate`: sparse multi-head attention of every node over a given candidate
+  list, keeping each head's `top_k` best-scoring candidates (MAGN's element-block graph: nodes
+  are feature patches, candidates from `window_candidates`).
+"""
+import math
+from typing import Callable, Tuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def map_query_chunks(fn: Callable, chunked: tuple, shared: tuple, chunk: int) -> jax.Array:
+    """Applies `fn(*chunked_slices, *shared)` to chunks of axis 1 and concatenates the results.
+
+    chunked: arrays of shape (B, N, ...) sliced along N into pieces of `chunk` (the tail is
+    zero-padded and cropped again); shared: arrays passed whole to every call. `fn` must map
+    slices of length `chunk` to an array of shape (B, chunk, ...). Each call is wrapped in
+    `jax.checkpoint`, so the backward pass keeps one chunk's intermediates at a time.
+    """
+    n = chunked[0].shape[1]
+    chunk = max(1, min(chunk, n))
+    n_chunks = -(-n // chunk)
+    pad = n_chunks * chunk - n
+
+    def split(a):  # (B, N, ...) -> (n_chunks, B, chunk, ...)
+        a = jnp.pad(a, [(0, 0), (0, pad)] + [(0, 0)] * (a.ndim - 2))
+        a = a.reshape(a.shape[0], n_chunks, chunk, *a.shape[2:])
+        return jnp.moveaxis(a, 1, 0)
+
+    body = jax.checkpoint(lambda pieces: fn(*pieces, *shared))
+    out = jax.lax.map(body, tuple(split(a) for a in chunked))  # (n_chunks, B, chunk, ...)
+    out = jnp.moveaxis(out, 0, 1)
+    out = out.reshape(out.shape[0], n_chunks * chunk, *out.shape[3:])
+    return out[:, :n]
+
+
+def element_graph_attention(q: jax.Array, k: jax.Array, v: jax.Array, *,
+                            chunk: int = 1024) -> jax.Array:
+    """Softmax attention of every query node over all key nodes, head by head.
+
+    q: (B, N, H, D) queries; k: (B, M, H, D) keys; v: (B, M, H, Dv) values
+    → (B, N, H, Dv), out[b, n, h] = Σ_m softmax_m(q[b,n,h]·k[b,m,h] / √D) v[b, m, h].
+    Scores exist for `chunk` queries at a time: memory O(chunk · M + N), not O(N · M).
+    """
+    scale = 1.0 / math.sqrt(q.shape[-1])
+
+    def attend(q_chunk, k, v):
+        weights = jax.nn.softmax(jnp.einsum("bnhd,bmhd->bhnm", q_chunk, k) * scale, axis=-1)
+        return jnp.einsum("bhnm,bmhd->bnhd", weights, v)
+
+    return map_query_chunks(attend, (q,), (k, v), chunk)
+
+
+def window_candidates(grid: Tuple[int, int], window: int) -> np.ndarray:
+    """Row-major indices of the window×window grid nodes centred on each node of a grid.
+
+    grid: (m1, m2) → int32 (m1*m2, w1*w2) with w1 = min(window, m1), w2 = min(window, m2).
+    The window of node (i, j) starts at row clip(i - w1 // 2, 0, m1 - w1) (columns likewise),
+    so near the border it is shifted inwards and every node has the same number of candidates,
+    itself included. Static shapes in, a NumPy constant out (usable under jit).
+    """
+    m1, m2 = grid
+    w1, w2 = min(window, m1), min(window, m2)
+    top = np.clip(np.arange(m1) - w1 // 2, 0, m1 - w1)            # (m1,)
+    left = np.clip(np.arange(m2) - w2 // 2, 0, m2 - w2)           # (m2,)
+    rows = top[:, None, None, None] + np.arange(w1)[None, None, :, None]
+    cols = left[None, :, None, None] + np.arange(w2)[None, None, None, :]
+    return (rows * m2 + cols).reshape(m1 * m2, w1 * w2).astype(np.int32)
+
+
+def _gather_nodes(x: jax.Array, idx: jax.Array) -> jax.Array:
+    """x: (B, M, ...), idx: (B, ...idx) ints in [0, M) → (B, ...idx, ...)."""
+    return jax.vmap(lambda xb, ib: xb[ib])(x, idx)
+
+
+def block_graph_aggregate(q: jax.Array, k: jax.Array, v: jax.Array, candidates: jax.Array,
+                          top_k: int, *, chunk: int = 1024) -> jax.Array:
+    """Top-k multi-head attention of each node over its candidate neighbours.
+
+    q, k: (B, M, H, D) per-head node embeddings; v: (B, M, H, P) per-head node values;
+    candidates: (B, M, K) int node indices (K >= top_k) → (B, M, H, P).
+    For node n and head h the K candidates are scored s_j = q[n,h]·k[c_j,h] / √D, the top_k
+    best are kept and their values averaged with softmax(s) weights (a graph convolution with
+    an attention adjacency). The result does not depend on the order of the candidates.
+    """
+    if top_k > candidates.shape[-1]:
+        raise ValueError(f"top_k={top_k} exceeds the {candidates.shape[-1]} candidates")
+    scale = 1.0 / math.sqrt(q.shape[-1])
+
+    def aggregate(q_chunk, cand_chunk, k, v):
+        k_cand = _gather_nodes(k, cand_chunk)                         # (B, c, K, H, D)
+        scores = jnp.einsum("bnhd,bnkhd->bnhk", q_chunk, k_cand) * scale
+        best, pos = jax.lax.top_k(scores, top_k)                      # (B, c, H, top_k)
+        chosen = jnp.take_along_axis(cand_chunk[:, :, None, :], pos, axis=-1)
+        weights = jax.nn.softmax(best, axis=-1)
+        heads = jnp.arange(v.shape[2])[None, :, None]
+        v_chosen = jax.vmap(lambda vb, cb: vb[cb, heads])(v, chosen)  # (B, c, H, top_k, P)
+        return jnp.einsum("bnhk,bnhkp->bnhp", weights, v_chosen)
+
+    return map_query_chunks(aggregate, (q, candidates), (k, v), chunk)
