@@ -8,7 +8,7 @@ environment a cluster sets for jax.distributed, e.g. JAX_COORDINATOR_ADDRESS wit
 import os
 import sys
 
-from absl import app, flags
+from absl import app, flags, logging
 from ml_collections import config_flags
 
 config_flags.DEFINE_config_file("config", None, "Python config file (get_config()).",
@@ -24,6 +24,8 @@ FLAGS = flags.FLAGS
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    if not FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO; -v 0 shows it
     import jax  # after flag parsing, so --help is instant
 
     if FLAGS.coordinator_address or os.environ.get("JAX_COORDINATOR_ADDRESS"):
