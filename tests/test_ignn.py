@@ -4,6 +4,7 @@ Oracles: the original's outputs in ../shared/ignn_reference (converted state_dic
 original's parameter counts (published by its `count_parameters`), hand-counted EDSR sizes,
 and the original data loader's son image rule.
 """
+import functools
 import json
 import pathlib
 
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 
 from jaxrestore import convert
-from jaxrestore.models import build_model, ignn
+from jaxrestore.models import build_model, ignn, layers
 from jaxrestore.ops.imresize import imresize_np
 
 CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "configs"
@@ -95,37 +96,56 @@ def run_capturing(model, variables, lr, son=None):
     return out, idx, gcn_hr
 
 
+@functools.partial(jax.jit, static_argnums=0)
+def _parity_outputs(model, variables, lr, son):
+    """(output, idx, gcn_hr) with the given son, and the output when the model makes the son."""
+    return run_capturing(model, variables, lr, son), model.apply(variables, lr)
+
+
 def test_reference_parity(reference_case):
     model, variables = load_case(reference_case, "npz")
     lr = jnp.asarray(nhwc(reference_case / "lr.npy"))
     son = jnp.asarray(nhwc(reference_case / "son.npy"))
-    out, idx, gcn_hr = jax.jit(run_capturing, static_argnums=0)(model, variables, lr, son)
+    (out, idx, gcn_hr), out_self = _parity_outputs(model, variables, lr, son)
 
     want_idx = np.load(reference_case / "eval_idx_k.npy")
+    want_out = nhwc(reference_case / "eval_out.npy")
     np.testing.assert_array_equal(np.asarray(idx).reshape(want_idx.shape), want_idx)
     np.testing.assert_allclose(gcn_hr, nhwc(reference_case / "eval_gcn_hr.npy"), rtol=0, atol=1e-2)
-    np.testing.assert_allclose(out, nhwc(reference_case / "eval_out.npy"), rtol=0, atol=1e-4)
-
-    # Without `son` the model computes it (float32 bicubic; the reference son is within 5e-5).
-    out_self, idx_self, _ = jax.jit(run_capturing, static_argnums=0)(model, variables, lr)
-    np.testing.assert_array_equal(np.asarray(idx_self).reshape(want_idx.shape), want_idx)
-    np.testing.assert_allclose(out_self, nhwc(reference_case / "eval_out.npy"), rtol=0, atol=1e-4)
+    np.testing.assert_allclose(out, want_out, rtol=0, atol=1e-4)
+    # Without `son` the model computes it (float32 bicubic, within 5e-5 of the reference son).
+    np.testing.assert_allclose(out_self, want_out, rtol=0, atol=1e-4)
 
 
-def test_reference_parity_from_pth(reference_case):
+def test_pth_converts_like_npz(reference_case):
     pytest.importorskip("torch")
-    model, variables = load_case(reference_case, "pth")
-    lr = jnp.asarray(nhwc(reference_case / "lr.npy"))
-    son = jnp.asarray(nhwc(reference_case / "son.npy"))
-    out = jax.jit(model.apply)(variables, lr, son)
-    np.testing.assert_allclose(out, nhwc(reference_case / "eval_out.npy"), rtol=0, atol=1e-4)
+    from_pth = convert.convert_ignn(convert.load_state_dict(reference_case / "state.pth"))[1]
+    from_npz = convert.convert_ignn(convert.load_state_dict(reference_case / "state.npz"))[1]
+    assert jax.tree.structure(from_pth) == jax.tree.structure(from_npz)
+    for a, b in zip(jax.tree.leaves(from_pth), jax.tree.leaves(from_npz)):
+        np.testing.assert_array_equal(a, b)
 
 
 @pytest.fixture(scope="module")
 def tiny_x3():
+    """A small ×3 IGNN with random variables (drawn in NumPy: compiling `init` costs ~10 s)."""
     model = ignn.IGNN(scale=3, n_resblocks=2, n_feats=8, window=4)
-    variables = model.init(jax.random.key(1), jnp.zeros((1, 24, 24, 3)))
+    rng = np.random.default_rng(1)
+    variables = jax.tree.map(lambda s: jnp.asarray(rng.normal(0, 0.1, s.shape), jnp.float32),
+                             init_shapes(model))
     return model, variables
+
+
+def test_mean_shifts_are_the_originals():
+    shift = layers.mean_shift((0.4488, 0.4371, 0.4040), value_range=255.0, sign=-1.0)
+    const = shift.init(jax.random.key(0), jnp.zeros((1, 1, 1, 3)))["constants"]
+    np.testing.assert_allclose(const["kernel"][0, 0], np.eye(3), rtol=1e-7)
+    np.testing.assert_allclose(const["bias"], [-114.444, -111.4605, -103.02], rtol=1e-6)
+    vgg = layers.mean_shift((0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 1.0, -1.0)
+    x = jnp.asarray([[[[0.2, 0.5, 0.9]]]])
+    np.testing.assert_allclose(vgg.apply(vgg.init(jax.random.key(0), x), x)[0, 0, 0],
+                               [(0.2 - 0.485) / 0.229, (0.5 - 0.456) / 0.224,
+                                (0.9 - 0.406) / 0.225], rtol=1e-6)
 
 
 def test_son_image_is_the_data_loaders():
@@ -138,15 +158,11 @@ def test_sizes_not_multiple_of_scale_or_stride(tiny_x3):
     model, variables = tiny_x3
     # 25 and 31: not multiples of the scale 3 nor of the patch stride 2 (LR and son grids padded).
     lr = jnp.asarray(np.random.default_rng(0).uniform(0, 255, (1, 25, 31, 3)), jnp.float32)
-    out, idx, gcn_hr = run_capturing(model, variables, lr)
+    out, idx, gcn_hr = jax.jit(run_capturing, static_argnums=0)(model, variables, lr)
     assert out.shape == (1, 75, 93, 3) and gcn_hr.shape == (1, 75, 93, 8)
     assert np.isfinite(np.asarray(out)).all()
     son_grid = ((8 + 1 - 3) // 2 + 1) * ((10 + 1 - 3) // 2 + 1)       # son 8x10, padded 9x11
     assert idx.shape == (1, 12, 15, 5) and 0 <= idx.min() and idx.max() < son_grid
-    # Passing the data loader's son gives the same output.
-    son = np.clip(imresize_np(np.asarray(lr[0, :24, :30], np.float64) / 255, 1 / 3) * 255, 0, 255)
-    out_son = model.apply(variables, lr, jnp.asarray(son[None], jnp.float32))
-    np.testing.assert_allclose(out_son, out, rtol=0, atol=1e-3)
 
 
 def test_batch_of_two_equals_two_single_calls(tiny_x3):
@@ -161,7 +177,7 @@ def test_batch_of_two_equals_two_single_calls(tiny_x3):
 def test_frozen_variables_get_no_gradient(tiny_x3):
     model, variables = tiny_x3
     lr = jnp.asarray(np.random.default_rng(3).uniform(0, 255, (1, 18, 18, 3)), jnp.float32)
-    grads = jax.grad(lambda v: jnp.mean(model.apply(v, lr) ** 2))(variables)
+    grads = jax.jit(jax.grad(lambda v: jnp.mean(model.apply(v, lr) ** 2)))(variables)
     assert all(float(jnp.abs(g).max()) == 0 for g in jax.tree.leaves(grads["constants"]))
     gcn = grads["params"]["gcn"]
     assert float(jnp.abs(gcn["weightnet_hr"]["conv_in"]["kernel"]).max()) > 0
