@@ -105,6 +105,11 @@ def protocol_for(task_config, task=None, scale=None, sigma=None, quality=None) -
         raise InputError(f"the checkpoint restores task {trained!r}, not {task!r}")
     if trained == "sr" and scale is not None and scale != task_config.scale:
         raise InputError(f"the checkpoint is for SR x{task_config.scale}, not x{scale}")
+    for option, value, applies_to in (("--scale", scale, "sr"), ("--sigma", sigma, "denoise"),
+                                      ("--quality", quality, "jpeg")):
+        if value is not None and trained != applies_to:
+            raise InputError(f"{option} is for {applies_to} checkpoints; this one restores "
+                             f"{trained!r}")
     return Protocol(
         task=trained,
         channels=3 if trained == "demosaic" else int(task_config.channels),

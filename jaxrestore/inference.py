@@ -53,10 +53,13 @@ class CheckpointError(InputError):
 
 
 def load_checkpoint(directory):
-    """(config, variables) from a checkpoint directory; every failure is a CheckpointError."""
+    """(config, variables) from a checkpoint directory, or from a train.py workdir (its
+    `checkpoints/` subfolder); latest step. Every failure is a CheckpointError."""
     path = pathlib.Path(directory)
     if not path.is_dir():
         raise CheckpointError(f"checkpoint directory not found: {directory}")
+    if (path / "checkpoints").is_dir():
+        path = path / "checkpoints"
     try:
         return checkpoints.load_for_inference(path)
     except Exception as error:  # orbax raises many types for a damaged directory

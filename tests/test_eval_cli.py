@@ -5,6 +5,7 @@ Oracles: scikit-image's PSNR of the written PNGs against the ground truth files,
 bicubic numbers, and the images' own sizes.
 """
 import csv
+import io
 import json
 import pathlib
 import subprocess
@@ -19,6 +20,7 @@ from skimage.metrics import peak_signal_noise_ratio
 
 from configs.common import base_config
 from jaxrestore import checkpoints, evaluate
+from jaxrestore.inference import Restorer
 from jaxrestore.models import build_model
 from jaxrestore.models.ignn import model_config as ignn_model_config
 
@@ -166,6 +168,7 @@ def test_user_errors_are_one_line(denoise_checkpoint, sr_checkpoint, images, tmp
         (["--checkpoint", ck, "--data", images, "--task", "sr"], "restores task 'denoise'"),
         (["--checkpoint", sr, "--data", images, "--scale", "4"], "SR x2, not x4"),
         (["--checkpoint", ck, "--data", images, "--channels", "1"], "takes 3 channels"),
+        (["--checkpoint", ck, "--data", images, "--quality", "10"], "--quality is for jpeg"),
         (["--data", images], "--checkpoint"),
         (["restore", "--checkpoint", ck, rgba, "--out", tmp_path / "o"], str(rgba)),
     ]
@@ -175,6 +178,47 @@ def test_user_errors_are_one_line(denoise_checkpoint, sr_checkpoint, images, tmp
         lines = err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("eval.py: error:"), (argv, err)
         assert message in lines[0], (argv, err)
+
+
+def dncnn(task, channels, **task_fields):
+    config = base_config()
+    config.model.name = "dncnn"
+    config.model.pixel_range = 1.0
+    config.model.update(dict(channels=3 if task == "demosaic" else channels, features=2,
+                             depth=2, batch_norm=False))
+    config.task.update(dict(name=task, channels=channels, **task_fields))
+    key = jax.random.key(0, impl="unsafe_rbg")
+    c = config.model.channels
+    return config, jax.jit(build_model(config.model).init)(key, jnp.zeros((1, 8, 8, c)))
+
+
+@pytest.mark.parametrize("task, channels, fields", [
+    ("denoise", 1, dict(sigma=15.0)),
+    ("jpeg", 3, dict(quality=20)),
+    ("demosaic", 3, {}),
+])
+def test_every_task_through_evaluate(task, channels, fields, images, tmp_path):
+    """Each task's protocol runs end to end; JPEG's baseline row equals scikit-image's PSNR of
+    Pillow's own JPEG round trip of the ground truth, and a model keeps the target's size."""
+    config, variables = dncnn(task, channels, **fields)
+    protocol = evaluate.protocol_for(config.task)
+    restorer = Restorer(config, variables, tile=32, overlap=8, bucket=8)
+    results = evaluate.evaluate(images, protocol, restorer, out_dir=tmp_path, figure_count=1,
+                                progress=False)
+    assert len(results["images"]) == 3 and results["protocol"]["tiled_images"] == 3
+    for row in results["images"]:
+        restored = np.asarray(Image.open(tmp_path / "restored" / f"{row['name']}.png"))
+        assert restored.shape[:2] == tuple(row["size"])
+        assert np.isfinite(row["baseline"]["psnr"]) and np.isfinite(row["model"]["psnr"])
+    if task == "jpeg":
+        assert set(results["mean"]["baseline"]) == {"psnr", "ssim", "psnr_b"}
+        target = read_rgb(images / "a.png")
+        buffer = io.BytesIO()
+        Image.fromarray(target).save(buffer, format="JPEG", quality=20)
+        decoded = np.asarray(Image.open(buffer))
+        expected = peak_signal_noise_ratio(target, decoded, data_range=255)
+        assert results["images"][0]["baseline"]["psnr"] == pytest.approx(expected, abs=1e-9)
+    assert (tmp_path / "figures" / "a.png").exists()
 
 
 def test_help_lists_both_modes(capsys):

@@ -189,10 +189,12 @@ def test_compilations_for_mixed_sizes_stay_within_the_bound():
 def test_checkpoint_round_trip(tmp_path):
     config = dncnn_config()
     variables = init(config)
-    checkpoints.save_for_inference(tmp_path / "ckpt", config, variables)
+    checkpoints.save_for_inference(tmp_path / "run" / "checkpoints", config, variables)
     image = photo(16, 16)
-    restored = Restorer.from_checkpoint(tmp_path / "ckpt", bucket=1).restore([image])[0]
-    np.testing.assert_allclose(restored, model_output(config, variables, image), atol=1e-6)
+    expected = model_output(config, variables, image)
+    for directory in (tmp_path / "run" / "checkpoints", tmp_path / "run"):  # or a workdir
+        restored = Restorer.from_checkpoint(directory, bucket=1).restore([image])[0]
+        np.testing.assert_allclose(restored, expected, atol=1e-6)
 
 
 def test_checkpoint_errors(tmp_path):
