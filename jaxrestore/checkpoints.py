@@ -98,7 +98,9 @@ class TrainCheckpoints:
                 keep_checkpoints_without_metrics=False),
         ])
         self._manager = ocp.CheckpointManager(
-            self.directory, options=ocp.CheckpointManagerOptions(preservation_policy=policy))
+            self.directory, options=ocp.CheckpointManagerOptions(
+                preservation_policy=policy,
+                cleanup_tmp_directories=True))  # half-written steps of a killed run
 
     def save(self, step: int, state: dict, config: ml_collections.ConfigDict,
              metrics: dict | None = None):
