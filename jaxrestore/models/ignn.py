@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from jaxrestore.models.layers import ResBlock, Upsampler, conv, mean_shift
+from jaxrestore.models.layers import ConvWeights, ResBlock, Upsampler, conv, conv2d, mean_shift
 from jaxrestore.models.vgg import VGGEmbedding
 from jaxrestore.ops.aggregate import cross_scale_aggregate, edge_features
 from jaxrestore.ops.imresize import imresize
@@ -90,11 +90,20 @@ class WeightNet(nn.Module):
         return conv(1, 1, name="conv_out")(x)
 
 
+def per_neighbour(fn, idx):
+    """Stacks fn(idx[..., j:j+1]) over the k neighbours, one at a time (bounded memory).
+
+    idx (B,m1,m2,k) → (k, *fn's output shape); `lax.map` keeps only one neighbour's
+    temporaries alive, where a batched call would hold k copies of the gathered patches.
+    """
+    return jax.lax.map(lambda i: fn(i[..., None]), jnp.moveaxis(idx, -1, 0))
+
+
 class GCNBlock(nn.Module):
     """Graph aggregation (the original `GCNBlock`).
 
     y (B,H,W,C) LR features; idx (B,m1,m2,k) son-patch neighbours of each LR patch;
-    edges (B,H*s,W*s,k*E) edge features → (lr (B,H,W,C), hr (B,H*s,W*s,C)).
+    edges (k,B,H*s,W*s,E) edge features per neighbour → (lr (B,H,W,C), hr (B,H*s,W*s,C)).
     Each neighbour's HR aggregate goes through a shared 5×5 stride-s conv and two 3×3 convs
     back to LR; the LR (average-pooled) and HR weight nets score the k neighbours per pixel,
     softmax over k, and the weighted sums are returned.
@@ -110,20 +119,29 @@ class GCNBlock(nn.Module):
     def __call__(self, y, idx, edges):
         b, h, w, c = y.shape
         s, k = self.scale, self.k
+        edges_lr = edges.reshape(k, b, h, s, w, s, -1).mean(axis=(3, 5))      # AvgPool2d(s, s)
+        weight_lr = jax.nn.softmax(WeightNet(self.res_scale, name="weightnet_lr")(edges_lr), 0)
+        weight_hr = jax.nn.softmax(WeightNet(self.res_scale, name="weightnet_hr")(edges), 0)
+
         y_down = pixel_unshuffle(y, s)
-        knn_hr = cross_scale_aggregate(y, y_down, idx, s, self.patch_size, self.stride)
-        knn_hr = jnp.moveaxis(knn_hr.reshape(b, h * s, w * s, k, c), 3, 1)     # b k H*s W*s c
-        edges = jnp.moveaxis(edges.reshape(b, h * s, w * s, k, -1), 3, 1)     # b k H*s W*s e
+        down0 = ConvWeights(c, 5, c, name="knn_down0")()
+        down1 = ConvWeights(c, 3, c, name="knn_down1")()
+        down2 = ConvWeights(c, 3, c, name="knn_down2")()
 
-        z = knn_hr.reshape(b * k, h * s, w * s, c)
-        z = nn.relu(conv(c, 5, stride=s, name="knn_down0")(z))
-        z = nn.relu(conv(c, 3, name="knn_down1")(z))
-        knn_lr = conv(c, 3, name="knn_down2")(z).reshape(b, k, h, w, c)
+        def neighbour(carry, xs):
+            # One neighbour per step, as the original's loop: k HR aggregates never coexist.
+            knn_lr, knn_hr = carry
+            i, w_lr, w_hr = xs
+            hr = cross_scale_aggregate(y, y_down, i[..., None], s, self.patch_size,
+                                       self.stride)                            # b H*s W*s c
+            lr = nn.relu(conv2d(hr, *down0, stride=s))
+            lr = conv2d(nn.relu(conv2d(lr, *down1)), *down2)                   # b H W c
+            return (knn_lr + lr * w_lr, knn_hr + hr * w_hr), None
 
-        edges_lr = edges.reshape(b, k, h, s, w, s, -1).mean(axis=(3, 5))      # AvgPool2d(s, s)
-        weight_lr = jax.nn.softmax(WeightNet(self.res_scale, name="weightnet_lr")(edges_lr), 1)
-        weight_hr = jax.nn.softmax(WeightNet(self.res_scale, name="weightnet_hr")(edges), 1)
-        return (knn_lr * weight_lr).sum(axis=1), (knn_hr * weight_hr).sum(axis=1)
+        zeros = (jnp.zeros((b, h, w, c), y.dtype), jnp.zeros((b, h * s, w * s, c), y.dtype))
+        (knn_lr, knn_hr), _ = jax.lax.scan(
+            neighbour, zeros, (jnp.moveaxis(idx, -1, 0), weight_lr, weight_hr))
+        return knn_lr, knn_hr
 
 
 class IGNN(nn.Module):
@@ -156,7 +174,7 @@ class IGNN(nn.Module):
         return graph_scale_for(self.scale)
 
     def graph(self, lr, son):
-        """Neighbour indices (B,m1,m2,k) and edge features (B,h*gs,w*gs,k*E), no gradients."""
+        """Neighbour indices (B,m1,m2,k) and edge features (k,B,h*gs,w*gs,E), no gradients."""
         if self.embedding == "vgg":
             embed = VGGEmbedding(self.pixel_range, name="embedding")
         elif self.embedding == "pixels":
@@ -173,8 +191,8 @@ class IGNN(nn.Module):
         _, idx = windowed_knn(patch_vectors(lr_emb), patch_vectors(son_emb), self.k,
                               self.window, self.graph_scale)
         idx = jax.lax.stop_gradient(idx)
-        edges = edge_features(lr_emb, son_emb, idx, self.graph_scale, self.patch_size,
-                              self.stride)
+        edges = per_neighbour(lambda i: edge_features(
+            lr_emb, son_emb, i, self.graph_scale, self.patch_size, self.stride), idx)
         return idx, jax.lax.stop_gradient(edges)
 
     def check_sizes(self, lr, son):

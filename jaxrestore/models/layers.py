@@ -50,6 +50,26 @@ def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array, stride: int = 1) ->
     return y + bias.astype(x.dtype)
 
 
+class ConvWeights(nn.Module):
+    """Declares a trainable conv's kernel (k,k,Cin,Cout) and bias (Cout,), initialised as `conv`.
+
+    Returns (kernel, bias) for `conv2d`, for convolutions applied inside JAX loops
+    (`lax.scan`/`lax.map`) where Flax submodules cannot be called.
+    """
+    features: int
+    kernel_size: int
+    in_features: int
+    init_scale: float = 0.1
+
+    @nn.compact
+    def __call__(self):
+        k = self.kernel_size
+        kernel = self.param("kernel", kaiming_init(self.init_scale),
+                            (k, k, self.in_features, self.features))
+        bias = self.param("bias", nn.initializers.zeros, (self.features,))
+        return kernel, bias
+
+
 class FrozenConv(nn.Module):
     """A convolution whose kernel and bias live in a non-trainable collection.
 
