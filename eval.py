@@ -49,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
         "score", help="score a checkpoint (or the baseline) on a folder of ground-truth images",
         description="Degrade, restore and score a folder of ground-truth images. Task "
                     "options default to the checkpoint's stored config.")
-    score.add_argument("--checkpoint", metavar="DIR", help="checkpoint directory")
+    score.add_argument("--checkpoint", metavar="DIR",
+                       help="checkpoint directory (or a train.py workdir)")
     score.add_argument("--data", required=True, metavar="PATH",
                        help="folder (searched recursively) or file of ground-truth images")
     score.add_argument("--baseline-only", action="store_true",
@@ -72,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Restore image files (or folders of them) of any size; outputs are PNGs "
                     "named like the inputs. A demosaicing model takes single-channel RGGB "
                     "mosaics.")
-    restore.add_argument("--checkpoint", required=True, metavar="DIR", help="checkpoint directory")
+    restore.add_argument("--checkpoint", required=True, metavar="DIR",
+                         help="checkpoint directory (or a train.py workdir)")
     restore.add_argument("images", nargs="+", metavar="IMAGE", help="image files or folders")
     restore.add_argument("--out", required=True, metavar="DIR", help="output folder")
     _add_inference_options(restore, tile=256, bucket=32)

@@ -14,12 +14,12 @@ the task's classical baseline with `jaxrestore.metrics.score`, and write
 
 Degradations (the input the model sees, the baseline, the target):
 
-| task     | input                                   | baseline                  | metric           |
-|----------|-----------------------------------------|---------------------------|------------------|
-| sr       | MATLAB bicubic uint8 LR of modcrop(HR)  | bicubic (`bicubic_baseline`) | Y, crop = scale |
-| denoise  | clean/255 + N(0, σ/255), seed 0, float | the noisy input           | RGB or grey      |
-| jpeg     | Pillow JPEG at quality q, decoded       | the JPEG input            | + PSNR-B         |
-| demosaic | RGGB mosaic, 3-channel masked           | bilinear demosaic         | RGB              |
+| task     | input the model sees                 | baseline                   | metric          |
+|----------|--------------------------------------|----------------------------|-----------------|
+| sr       | MATLAB uint8 bicubic LR of modcrop   | bicubic (bicubic_baseline) | Y, crop = scale |
+| denoise  | clean + N(0, σ/255), seed 0, float   | the noisy input            | RGB or grey     |
+| jpeg     | Pillow JPEG at quality q, decoded    | the JPEG input             | + PSNR-B        |
+| demosaic | RGGB mosaic, 3-channel masked        | bilinear demosaic          | RGB             |
 """
 import csv
 import dataclasses
@@ -217,7 +217,7 @@ def evaluate(data, protocol: Protocol, restorer=None, out_dir=None, figure_count
         restored, tiled = None, False
         if restorer is not None:
             tiled = restorer.is_tiled(example.input)
-            restored = restorer.restore([example.input])[0]
+            restored = restorer.restore([example.input], progress=progress)[0]
             scores["model"] = _score(restored, example.target, protocol)
             if out is not None:
                 io.write_image(out / "restored" / f"{path.stem}.png", to_uint8(restored))
@@ -324,7 +324,7 @@ def restore_files(restorer: Restorer, paths, out_dir, progress: bool = True) -> 
                 raise InputError(f"{path}: a demosaicing model takes a single-channel RGGB "
                                  f"mosaic, not a {image.shape[-1]}-channel image")
             image = degradations.mosaic_to_masked(image)
-        restored = restorer.restore([image])[0]
+        restored = restorer.restore([image], progress=progress)[0]
         target = out / f"{path.stem}.png"
         io.write_image(target, to_uint8(restored))
         written.append(target)

@@ -17,31 +17,35 @@ How an image reaches the model:
    time. IGNN's son image is computed by the model from each LR tile (the model's own
    `son=None` path), so LR and son tiles are always consistent. Tiled outputs differ from
    whole-image outputs near tile seams (see tests/test_inference.py for the measured size);
-   an image that fits in one tile is processed exactly as without tiling.
+   an image that fits in one tile is processed exactly as without tiling. Device memory is
+   set by the tile, not the image: the full IGNN x2 with 256-pixel tiles peaked at 12.1 GB
+   resident on CPU (measured with /usr/bin/time -v).
 2. Size buckets. Each (tile or whole) image is padded with reflection at the bottom and right
    up to the next multiple of `bucket` in height and width, restored, and cropped back.
-   Reflection keeps a Bayer mosaic's RGGB phase. Equal-bucket images are stacked into batches
-   whose size is rounded up to a power of two ≤ `batch_size` (missing entries are zeros and
-   are dropped). `bucket=1` means exact sizes (the whole-image protocol of the papers).
+   Reflection keeps a Bayer mosaic's RGGB phase. Up to `batch_size` equal-bucket images are
+   stacked into one batch, its size rounded up to a power of two (missing entries are zeros
+   and are dropped). `bucket=1` means exact sizes (the whole-image protocol of the papers).
 3. Self-ensemble (x8): `jaxrestore.ops.ensemble.self_ensemble` inside the same jitted
    function, so it adds no compilation; each dihedral copy of IGNN's LR gets its own son.
 
 Compilation bound: the jitted forward is traced once per distinct (batch, height, width). With
-`tile = T` (a multiple of `bucket = b`), heights and widths are multiples of b up to T, so a
-stream of images of any sizes compiles at most ⌈T/b⌉² × (⌊log2 batch_size⌋ + 1) times; with
+`tile = T` (a multiple of `bucket = b`), heights and widths are multiples of b up to T, so
+a stream of images of any sizes compiles at most (T/b)² × (⌈log2 batch_size⌉ + 1) times; with
 `tile=None`, once per distinct bucketed (batch, size). `Restorer.traces` counts the traces.
 """
 import math
 import pathlib
+import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from tqdm import tqdm
 
 from jaxrestore import checkpoints, metrics
 from jaxrestore.models import apply_unit_range, build_model
 from jaxrestore.ops.ensemble import self_ensemble
-from jaxrestore.ops.tiling import pad_to_multiple, tiled_apply
+from jaxrestore.ops.tiling import pad_to_multiple, tile_starts, tiled_apply
 
 
 class InputError(ValueError):
@@ -153,13 +157,22 @@ class Restorer:
         """Whether `image` (HxWxC) is restored tile by tile."""
         return self._needs_tiling(np.shape(image))
 
-    def _restore_tiled(self, x: np.ndarray) -> np.ndarray:
+    def _restore_tiled(self, x: np.ndarray, progress: bool) -> np.ndarray:
         """One large host image (H, W, C) → (H*s, W*s, C'), tile by tile."""
         h, w, _ = x.shape
         if self.config.task.name == "demosaic":  # tiles must start on even rows/columns
             x, _ = pad_to_multiple(x[None], 2, mode="reflect")
             x = x[0]
-        y = tiled_apply(self._run, x[None], self.tile, self.overlap, self.scale)
+        count = len(tile_starts(x.shape[0], self.tile, self.overlap)) * len(
+            tile_starts(x.shape[1], self.tile, self.overlap))
+        with tqdm(total=count, desc="tiles", unit="tile", leave=False, disable=not progress,
+                  file=sys.stderr) as bar:
+            def run(tile):
+                out = self._run(tile)
+                bar.update()
+                return out
+
+            y = tiled_apply(run, x[None], self.tile, self.overlap, self.scale)
         return np.asarray(y)[0, : h * self.scale, : w * self.scale]
 
     def prepare(self, image) -> np.ndarray:
@@ -182,10 +195,11 @@ class Restorer:
             return image.astype(np.float32)
         raise InputError(f"unsupported image dtype {image.dtype} (use uint8, uint16 or float)")
 
-    def restore(self, images):
+    def restore(self, images, progress: bool = False):
         """Restores a list of images (or an (N, H, W, C) array); see the module docstring.
 
         Returns a list of float32 (H*s, W*s, C') arrays in [0, 1] (an array for an array).
+        progress: a progress bar over the tiles of each tiled image (stderr).
         """
         as_array = isinstance(images, np.ndarray | jax.Array) and np.ndim(images) == 4
         prepared = [self.prepare(image) for image in images]
@@ -193,7 +207,7 @@ class Restorer:
         groups = {}  # bucketed (H, W) → indices of the images that pad to it
         for index, image in enumerate(prepared):
             if self._needs_tiling(image.shape):
-                outputs[index] = self._restore_tiled(image)
+                outputs[index] = self._restore_tiled(image, progress)
             else:
                 key = tuple(_round_up(n, self.bucket) for n in image.shape[:2])
                 groups.setdefault(key, []).append(index)
@@ -214,7 +228,7 @@ class Restorer:
         if self.tile is None:
             return math.inf
         per_side = -(-self.tile // self.bucket)
-        return per_side**2 * (int(math.log2(self.batch_size)) + 1)
+        return per_side**2 * (math.ceil(math.log2(self.batch_size)) + 1)
 
     def describe(self) -> str:
         """One line naming the inference protocol (tiled or whole image, ensemble, buckets)."""

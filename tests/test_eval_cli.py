@@ -32,7 +32,8 @@ import eval as eval_cli  # noqa: E402  (the script at the repository root)
 def save_checkpoint(directory, config, input_size=16):
     c = 3 if config.task.name == "demosaic" else config.task.channels
     key = jax.random.key(0, impl="unsafe_rbg")  # compiles faster than threefry
-    variables = jax.jit(build_model(config.model).init)(key, jnp.zeros((1, input_size, input_size, c)))
+    x = jnp.zeros((1, input_size, input_size, c))
+    variables = jax.jit(build_model(config.model).init)(key, x)
     checkpoints.save_for_inference(directory, config, variables)
     return directory
 
