@@ -59,6 +59,12 @@ def test_edsr_trunk_without_graph(scale):
     assert set(shapes["constants"]) == {"sub_mean", "add_mean"}
 
 
+def test_pixel_embedding_feeds_three_channel_edges():
+    shapes = init_shapes(ignn.IGNN(scale=2, n_resblocks=2, n_feats=8, embedding="pixels"))
+    assert "embedding" not in shapes["constants"]
+    assert shapes["params"]["gcn"]["weightnet_lr"]["conv_in"]["kernel"].shape == (1, 1, 3, 64)
+
+
 def load_case(case_dir: pathlib.Path, fmt: str):
     state = convert.load_state_dict(case_dir / f"state.{fmt}")
     config, variables = convert.convert_ignn(state)

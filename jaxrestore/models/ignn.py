@@ -12,7 +12,9 @@ in NHWC Flax linen, so converted PyTorch checkpoints reproduce the original outp
 
 The graph works at `graph_scale` (2 for ×4, where the tail adds a ×2 upsampler, else the scale).
 The son image is the LR image cropped to a multiple of graph_scale and downscaled by it with
-MATLAB bicubic (the original's data loader); the model computes it when it is not passed.
+MATLAB bicubic (the original's data loader); the model computes it (float32) when it is not
+passed. The embedding is frozen VGG19 conv1_2 (see jaxrestore.models.vgg) or, with
+embedding='pixels', the image itself scaled to [0, 1] (a weight-free alternative).
 Any LR size works as in the original (patch grids are padded, HR features folded and cropped);
 the son patch grid must hold at least k patches.
 
@@ -78,7 +80,7 @@ def from_config(config) -> "IGNN":
 class WeightNet(nn.Module):
     """1×1 edge-weight net: conv(E→64) → ResBlock(64, 1×1) → conv(64→1). (..., E) → (..., 1).
 
-    Applied to (B, k, H, W, E) edge features (1×1 convs act on the channel axis only).
+    Applied to (k, B, H, W, E) edge features (1×1 convs act on the channel axis only).
     """
     res_scale: float = 0.1
     hidden: int = 64
@@ -91,10 +93,10 @@ class WeightNet(nn.Module):
 
 
 def per_neighbour(fn, idx):
-    """Stacks fn(idx[..., j:j+1]) over the k neighbours, one at a time (bounded memory).
+    """Stacks fn(idx[..., j:j+1]) over the k neighbours, one at a time.
 
-    idx (B,m1,m2,k) → (k, *fn's output shape); `lax.map` keeps only one neighbour's
-    temporaries alive, where a batched call would hold k copies of the gathered patches.
+    idx (B,m1,m2,k) → (k, *fn's output shape). `lax.map` keeps one neighbour's temporaries
+    alive where a call with all k would hold k copies of the gathered patches.
     """
     return jax.lax.map(lambda i: fn(i[..., None]), jnp.moveaxis(idx, -1, 0))
 
