@@ -259,6 +259,10 @@ def main(argv=None) -> int:
     parser.add_argument("--config", help="config file to store (its model section must match "
                                          "the weights; default: inferred from the shapes)")
     args = parser.parse_args(argv)
+    output = pathlib.Path(args.output)
+    if output.exists() and (not output.is_dir() or any(output.iterdir())):
+        print(f"error: {output} already exists and is not an empty directory", file=sys.stderr)
+        return 2
     try:
         config = load_config_file(args.config) if args.config else None
         state = load_state_dict(args.input)

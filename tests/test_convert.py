@@ -188,6 +188,10 @@ def test_cli_user_errors_are_one_line(tmp_path):
         assert "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1 and needle in result.stderr
     assert not (tmp_path / "out").exists()
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "file").write_text("x")
+    taken = _cli("ignn", bad_path, tmp_path / "taken")
+    assert taken.returncode == 2 and "already exists" in taken.stderr
 
 
 def test_cli_writes_a_loadable_checkpoint(tmp_path):
