@@ -18,7 +18,7 @@ How an image reaches the model:
    `son=None` path), so LR and son tiles are always consistent. Tiled outputs differ from
    whole-image outputs near tile seams (see tests/test_inference.py for the measured size);
    an image that fits in one tile is processed exactly as without tiling. Device memory is
-   set by the tile, not the image: the full IGNN x2 with 256-pixel tiles peaked at 12.1 GB
+   set by the tile, not the image: the full IGNN x2 with 256-pixel tiles peaked at 3.8 GB
    resident on CPU (measured with /usr/bin/time -v).
 2. Size buckets. Each (tile or whole) image is padded with reflection at the bottom and right
    up to the next multiple of `bucket` in height and width, restored, and cropped back.
