@@ -20,10 +20,10 @@ def make_train_step(module, pixel_range: float, loss_fn: Callable,
     (b, H, W, C) and extra model images (IGNN's 'son'), all in [0, 1].
     It must run inside a mapped axis named 'data' (jax.shard_map or jax.pmap): loss and
     gradients are averaged over replicas with `lax.pmean`, so every replica applies the same
-    update. The params are cast to 'varying' before differentiating: under shard_map a
-    replicated (unvarying) input would otherwise get gradients already summed over devices,
-    under pmap it would not; with the cast both see per-replica gradients and the pmean is the
-    mean over the global batch in both.
+    update. The params are cast to 'varying' before differentiating: under shard_map with
+    check_vma=True a replicated (unvarying) input would otherwise get gradients already summed
+    over devices, under pmap (and check_vma=False) it would not; with the cast every setting
+    sees per-replica gradients and the pmean is the mean over the global batch.
     metrics: 'loss' (global batch mean) and 'grad_norm' (of the averaged gradient).
     """
 
