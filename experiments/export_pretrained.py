@@ -5,11 +5,14 @@ directory, e.g. the committed pretrained/ checkpoints:
         pretrained/ignn_tiny_x2
 
 The stored config is the run's own, with data paths made relative to the repository
-(../shared/data/...) so that no machine-specific path is committed.
+(../shared/data/...) so that no machine-specific path is committed, and `train.steps` set to the
+step actually exported (a run stopped early stores the steps it was started with).
 """
 import argparse
 import pathlib
 import sys
+
+import orbax.checkpoint as ocp
 
 from jaxrestore.checkpoints import load_for_inference, save_for_inference
 
@@ -38,9 +41,12 @@ def main(argv=None) -> int:
     except FileNotFoundError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    with ocp.CheckpointManager(pathlib.Path(args.run_checkpoints).resolve()) as manager:
+        step = int(manager.latest_step())
     config.data.train_path = relative_data_paths(config.data.train_path)
-    save_for_inference(args.out, config, variables, step=int(config.train.steps))
-    print(f"wrote {args.out} ({config.model.name}, step {config.train.steps})")
+    config.train.steps = step
+    save_for_inference(args.out, config, variables, step=step)
+    print(f"wrote {args.out} ({config.model.name}, step {step})")
     return 0
 
 
