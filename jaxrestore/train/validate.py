@@ -6,21 +6,21 @@ import numpy as np
 
 from jaxrestore import metrics
 from jaxrestore.data import degradations
+from jaxrestore.evaluate import bicubic_baseline
 from jaxrestore.models import apply_unit_range
-from jaxrestore.ops.imresize import imresize_np
 
 BASELINE_NAMES = {"sr": "bicubic", "denoise": "noisy input", "jpeg": "JPEG input",
                   "demosaic": "bilinear"}
 
 
 def baseline(example: dict, task) -> np.ndarray:
-    """The classical answer the model must beat, from the degraded input, HWC in [0, 1]:
-    SR: MATLAB bicubic upscaling of the uint8 LR; denoise / JPEG: the input itself;
-    demosaic: bilinear demosaicing of the mosaic."""
+    """The classical answer the model must beat, HWC, the target's shape: the same baseline rows
+    as eval.py (SR: bicubic by `evaluate.bicubic_baseline`; denoise / JPEG: the input itself;
+    demosaic: bilinear demosaicing of the mosaic), so training logs and tables agree."""
     x = example["input"]
     if task.name == "sr":
-        lr = np.clip(np.round(x * 255.0), 0, 255).astype(np.uint8)
-        return imresize_np(lr, task.scale).astype(np.float32) / 255.0
+        return bicubic_baseline(metrics.to_uint8_scale(example["target"]).astype(np.uint8),
+                                task.scale)
     if task.name == "demosaic":
         mosaic = np.clip(np.round(x.sum(-1, keepdims=True) * 255.0), 0, 255).astype(np.uint8)
         return np.asarray(degradations.bilinear_demosaic(mosaic), np.float32) / 255.0
