@@ -24,6 +24,9 @@ FLAGS = flags.FLAGS
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    config_file = config_flags.get_config_filename(FLAGS["config"])
+    if not os.path.isfile(config_file):
+        sys.exit(f"error: config file not found: {config_file}")
     if not FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO; -v 0 shows it
     import jax  # after flag parsing, so --help is instant
