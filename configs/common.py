@@ -6,7 +6,9 @@ with four sections; model configs start from `base_config()` and fill in `model`
 - `model`: `name` (registry key, see jaxrestore.models), `pixel_range`, model fields.
 - `task`: `name` ('sr' | 'denoise' | 'jpeg' | 'demosaic'), `channels` (1 grey, 3 colour),
   `scale` (sr), `sigma` (denoise: a number, or [low, high] for a blind model),
-  `quality` (jpeg: a number or [low, high]). Every task's batch is a dict of float32 arrays in
+  `quality` (jpeg: a number or [low, high]). A field keeps its type on the command line: a
+  fixed-level config takes `--config.task.sigma=15`, a range needs a config that holds one
+  (e.g. configs/magn_denoise_gray_blind.py, then `--config.task.sigma="(5,50)"`). Every task's batch is a dict of float32 arrays in
   [0, 1]: `input` (B, h, w, C), `target` (B, H, W, C) and, when `data.son_image`, `son`. For
   demosaicing, `input` is the RGGB mosaic in 3-channel masked form (zeros where a colour was
   not sampled), so input and target have the same shape.
