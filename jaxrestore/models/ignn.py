@@ -21,6 +21,8 @@ the son patch grid must hold at least k patches.
 `use_graph=False` drops the graph, fuse_b and fuse_up: the plain EDSR trunk with the same layers
 (a baseline). Frozen variables (mean shifts, VGG embedding) live in `constants`, not `params`.
 """
+import functools
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -101,6 +103,61 @@ def per_neighbour(fn, idx):
     return jax.lax.map(lambda i: fn(i[..., None]), jnp.moveaxis(idx, -1, 0))
 
 
+def _neighbour_terms(y, y_down, i, w_lr, w_hr, down, scale, patch, stride):
+    """One neighbour's weighted (lr, hr) terms: i (B,m1,m2), w_lr/w_hr its softmax weights.
+
+    Its HR aggregate goes through the shared 5×5 stride-s conv and two 3×3 convs back to LR.
+    """
+    hr = cross_scale_aggregate(y, y_down, i[..., None], scale, patch, stride)  # b H*s W*s c
+    (k0, b0), (k1, b1), (k2, b2) = down
+    lr = nn.relu(conv2d(hr, k0, b0, stride=scale))
+    lr = conv2d(nn.relu(conv2d(lr, k1, b1)), k2, b2)                           # b H W c
+    return lr * w_lr, hr * w_hr
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(6, 7, 8))
+def _neighbour_sums(y, y_down, idx, w_lr, w_hr, down, scale, patch, stride):
+    """Σ_j of `_neighbour_terms` over the k neighbours: idx (B,m1,m2,k), w_* (k, ...).
+
+    The forward is a `lax.scan`, one neighbour per step as the original's loop, so the k HR
+    aggregates never coexist (inference memory). The backward is unrolled over the k
+    neighbours (recomputing each one's forward): XLA CPU runs the convolutions of a scan's
+    backward while-loop through its slow naive emitter, ~50× slower than outside a loop.
+    """
+    def step(carry, xs):
+        i, wl, wh = xs
+        lr, hr = _neighbour_terms(y, y_down, i, wl, wh, down, scale, patch, stride)
+        return (carry[0] + lr, carry[1] + hr), None
+
+    b, h, w, c = y.shape
+    zeros = (jnp.zeros((b, h, w, c), y.dtype),
+             jnp.zeros((b, h * scale, w * scale, c), y.dtype))
+    sums, _ = jax.lax.scan(step, zeros, (jnp.moveaxis(idx, -1, 0), w_lr, w_hr))
+    return sums
+
+
+def _neighbour_sums_fwd(y, y_down, idx, w_lr, w_hr, down, scale, patch, stride):
+    sums = _neighbour_sums(y, y_down, idx, w_lr, w_hr, down, scale, patch, stride)
+    return sums, (y, y_down, idx, w_lr, w_hr, down)
+
+
+def _neighbour_sums_bwd(scale, patch, stride, residuals, cotangent):
+    y, y_down, idx, w_lr, w_hr, down = residuals
+
+    def neighbour_vjp(j):  # cotangents of (y, y_down, w_lr[j], w_hr[j], down)
+        terms = lambda y, y_down, w_lr_j, w_hr_j, down: _neighbour_terms(  # noqa: E731
+            y, y_down, idx[..., j], w_lr_j, w_hr_j, down, scale, patch, stride)
+        return jax.vjp(terms, y, y_down, w_lr[j], w_hr[j], down)[1](cotangent)
+
+    g_y, g_y_down, g_w_lr, g_w_hr, g_down = zip(*map(neighbour_vjp, range(idx.shape[-1])))
+    total = lambda grads: jax.tree.map(lambda *g: sum(g), *grads)  # noqa: E731
+    return (total(g_y), total(g_y_down), None, jnp.stack(g_w_lr), jnp.stack(g_w_hr),
+            total(g_down))
+
+
+_neighbour_sums.defvjp(_neighbour_sums_fwd, _neighbour_sums_bwd)
+
+
 class GCNBlock(nn.Module):
     """Graph aggregation (the original `GCNBlock`).
 
@@ -125,25 +182,10 @@ class GCNBlock(nn.Module):
         weight_lr = jax.nn.softmax(WeightNet(self.res_scale, name="weightnet_lr")(edges_lr), 0)
         weight_hr = jax.nn.softmax(WeightNet(self.res_scale, name="weightnet_hr")(edges), 0)
 
-        y_down = pixel_unshuffle(y, s)
-        down0 = ConvWeights(c, 5, c, name="knn_down0")()
-        down1 = ConvWeights(c, 3, c, name="knn_down1")()
-        down2 = ConvWeights(c, 3, c, name="knn_down2")()
-
-        def neighbour(carry, xs):
-            # One neighbour per step, as the original's loop: k HR aggregates never coexist.
-            knn_lr, knn_hr = carry
-            i, w_lr, w_hr = xs
-            hr = cross_scale_aggregate(y, y_down, i[..., None], s, self.patch_size,
-                                       self.stride)                            # b H*s W*s c
-            lr = nn.relu(conv2d(hr, *down0, stride=s))
-            lr = conv2d(nn.relu(conv2d(lr, *down1)), *down2)                   # b H W c
-            return (knn_lr + lr * w_lr, knn_hr + hr * w_hr), None
-
-        zeros = (jnp.zeros((b, h, w, c), y.dtype), jnp.zeros((b, h * s, w * s, c), y.dtype))
-        (knn_lr, knn_hr), _ = jax.lax.scan(
-            neighbour, zeros, (jnp.moveaxis(idx, -1, 0), weight_lr, weight_hr))
-        return knn_lr, knn_hr
+        down = tuple(tuple(ConvWeights(c, size, c, name=f"knn_down{n}")())
+                     for n, size in enumerate((5, 3, 3)))
+        return _neighbour_sums(y, pixel_unshuffle(y, s), idx, weight_lr, weight_hr, down, s,
+                               self.patch_size, self.stride)
 
 
 class IGNN(nn.Module):
