@@ -27,15 +27,36 @@ def kaiming_init(scale: float = 1.0) -> Callable:
 
 
 def conv(features: int, kernel_size: int = 3, stride: int = 1, *, name: str | None = None,
-         init_scale: float = 0.1) -> nn.Conv:
+         init_scale: float = 0.1) -> nn.Module:
     """A trainable 2-D convolution with PyTorch's symmetric padding (kernel_size - 1) // 2.
 
     Output size for input n: (n + 2 * pad - kernel_size) // stride + 1. Zero bias init.
+    1×1 stride-1 convolutions are `PointwiseConv` (same variables, faster gradients on CPU).
     """
+    if kernel_size == 1 and stride == 1:
+        return PointwiseConv(features, kernel_init=kaiming_init(init_scale), name=name)
     pad = (kernel_size - 1) // 2
     return nn.Conv(features, (kernel_size, kernel_size), strides=(stride, stride),
                    padding=((pad, pad), (pad, pad)), kernel_init=kaiming_init(init_scale),
                    bias_init=nn.initializers.zeros, name=name)
+
+
+class PointwiseConv(nn.Module):
+    """A 1×1 convolution computed as a matrix product over channels.
+
+    Same variables as `nn.Conv` with a 1×1 kernel: `kernel` (1,1,Cin,Cout), `bias` (Cout,).
+    XLA on CPU computes the kernel gradient of a matrix product about twice as fast as that of
+    the equivalent convolution (IGNN's weight nets run on every neighbour's HR edge features).
+    x: (..., Cin) → (..., Cout) (e.g. NHWC).
+    """
+    features: int
+    kernel_init: Callable = kaiming_init(0.1)
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        kernel = self.param("kernel", self.kernel_init, (1, 1, x.shape[-1], self.features))
+        bias = self.param("bias", nn.initializers.zeros, (self.features,))
+        return jnp.einsum("...c,cd->...d", x, kernel[0, 0].astype(x.dtype)) + bias.astype(x.dtype)
 
 
 def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array, stride: int = 1) -> jax.Array:
