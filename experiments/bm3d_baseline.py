@@ -40,8 +40,8 @@ def run(data, sigma: float, out_dir=None, progress: bool = True) -> dict:
         restored = bm3d_denoise(example.input, sigma)
         seconds = time.perf_counter() - start
         rows.append({"name": path.stem, "size": list(example.target.shape[:2]), "tiled": False,
-                     "baseline": evaluate._score(example.baseline, example.target, protocol),
-                     "model": evaluate._score(restored, example.target, protocol),
+                     "baseline": evaluate.score_image(example.baseline, example.target, protocol),
+                     "model": evaluate.score_image(restored, example.target, protocol),
                      "seconds": seconds})
         if progress:
             print(f"{path.stem}: BM3D {rows[-1]['model']['psnr']:.2f} dB ({seconds:.1f} s)",
@@ -53,7 +53,7 @@ def run(data, sigma: float, out_dir=None, progress: bool = True) -> dict:
                      "inference": "BM3D (bm3d.bm3d, sigma_psd = sigma/255, profile 'np')",
                      "tiled_images": 0},
         "images": rows,
-        "mean": {key: evaluate._mean([row[key] for row in rows]) for key in ("baseline", "model")},
+        "mean": {key: evaluate.mean_scores([row[key] for row in rows]) for key in ("baseline", "model")},
     }
     if out_dir is not None:
         pathlib.Path(out_dir).mkdir(parents=True, exist_ok=True)

@@ -213,12 +213,12 @@ def evaluate(data, protocol: Protocol, restorer=None, out_dir=None, figure_count
                                       file=sys.stderr)):
         path = pathlib.Path(path)
         example = degrade(io.read_image(path, protocol.channels), protocol)
-        scores = {"baseline": _score(example.baseline, example.target, protocol)}
+        scores = {"baseline": score_image(example.baseline, example.target, protocol)}
         restored, tiled = None, False
         if restorer is not None:
             tiled = restorer.is_tiled(example.input)
             restored = restorer.restore([example.input], progress=progress)[0]
-            scores["model"] = _score(restored, example.target, protocol)
+            scores["model"] = score_image(restored, example.target, protocol)
             if out is not None:
                 io.write_image(out / "restored" / f"{path.stem}.png", to_uint8(restored))
         if out is not None and index < figure_count:
@@ -237,7 +237,7 @@ def evaluate(data, protocol: Protocol, restorer=None, out_dir=None, figure_count
             "tiled_images": sum(row["tiled"] for row in rows),
         },
         "images": rows,
-        "mean": {key: _mean([row[key] for row in rows]) for key in ("baseline", "model")
+        "mean": {key: mean_scores([row[key] for row in rows]) for key in ("baseline", "model")
                  if key in rows[0]},
     }
     if out is not None:
@@ -245,12 +245,14 @@ def evaluate(data, protocol: Protocol, restorer=None, out_dir=None, figure_count
     return results
 
 
-def _score(restored, target, protocol: Protocol) -> dict:
+def score_image(restored, target, protocol: Protocol) -> dict:
+    """The metrics of record of one restored image under `protocol`, as plain floats."""
     return {k: float(v) for k, v in
             metrics.score(restored, target, protocol.task, protocol.scale).items()}
 
 
-def _mean(score_dicts) -> dict:
+def mean_scores(score_dicts) -> dict:
+    """Per-metric means of a list of `score_image` dicts."""
     return {key: float(np.mean([s[key] for s in score_dicts])) for key in score_dicts[0]}
 
 
