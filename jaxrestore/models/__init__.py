@@ -11,6 +11,7 @@ Contract shared by training, evaluation and the converters:
   (IGNN's optional `son`). Trainable weights live in the `params` collection; frozen ones
   (IGNN's mean shift and VGG embedding) in other collections that the optimiser never sees.
 """
+import dataclasses
 import importlib
 
 import flax.linen as nn
@@ -28,6 +29,17 @@ def build_model(model_config) -> nn.Module:
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; known: {', '.join(sorted(MODELS))}")
     return importlib.import_module(MODELS[name]).from_config(model_config)
+
+
+def module_kwargs(module_class, model_config) -> dict:
+    """The fields of `model_config` other than the registry's (`name`, `pixel_range`), as
+    keyword arguments of `module_class`; an unknown field is a one-line ValueError."""
+    fields = {f.name for f in dataclasses.fields(module_class)} - {"parent", "name"}
+    kwargs = {k: v for k, v in model_config.items() if k not in ("name", "pixel_range")}
+    unknown = sorted(set(kwargs) - fields)
+    if unknown:
+        raise ValueError(f"unknown {module_class.__name__} config fields: {', '.join(unknown)}")
+    return kwargs
 
 
 def apply_unit_range(module: nn.Module, variables, x, pixel_range: float, **extra_images):

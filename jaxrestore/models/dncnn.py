@@ -11,10 +11,9 @@ Our baseline configs drop BN (`batch_norm=False`, convs get biases instead) so t
 a pure function of `params` like every other model here and trains with the shared trainer; with
 BN on, call with `train=True` and `mutable=['batch_stats']` to use batch statistics.
 """
-import dataclasses
-
 import flax.linen as nn
 
+from jaxrestore.models import module_kwargs
 from jaxrestore.models.layers import kaiming_init
 
 
@@ -55,9 +54,4 @@ class DnCNN(nn.Module):
 
 def from_config(model_config) -> DnCNN:
     """Builds DnCNN from `config.model` (fields channels, features, depth, batch_norm)."""
-    fields = {f.name for f in dataclasses.fields(DnCNN)} - {"parent", "name"}
-    kwargs = {k: v for k, v in model_config.items() if k not in ("name", "pixel_range")}
-    unknown = sorted(set(kwargs) - fields)
-    if unknown:
-        raise ValueError(f"unknown DnCNN config fields: {', '.join(unknown)}")
-    return DnCNN(**kwargs)
+    return DnCNN(**module_kwargs(DnCNN, model_config))

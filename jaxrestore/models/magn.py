@@ -16,11 +16,10 @@ A MultiLevelGraphBlock runs two graphs on the same features and fuses them:
 - `CrossLevelFusion`: 'cross_gate' (each level gates the other) or 'concat' (ablation), then a
   1×1 conv; the block adds its input back.
 """
-import dataclasses
-
 import flax.linen as nn
 import jax.numpy as jnp
 
+from jaxrestore.models import module_kwargs
 from jaxrestore.models.layers import ResBlock, conv
 from jaxrestore.ops.graph_attention import (block_graph_aggregate, element_graph_attention,
                                             window_candidates)
@@ -201,11 +200,7 @@ class MAGN(nn.Module):
 def from_config(model_config) -> MAGN:
     """Builds MAGN from `config.model` (every field of `MAGN` may be set; `name` and
     `pixel_range` are the registry's)."""
-    fields = {f.name for f in dataclasses.fields(MAGN)} - {"parent", "name"}
-    kwargs = {k: v for k, v in model_config.items() if k not in ("name", "pixel_range")}
-    unknown = sorted(set(kwargs) - fields)
-    if unknown:
-        raise ValueError(f"unknown MAGN config fields: {', '.join(unknown)}")
+    kwargs = module_kwargs(MAGN, model_config)
     if kwargs.get("fusion", "cross_gate") not in FUSIONS:
         raise ValueError(f"unknown fusion {kwargs['fusion']!r}; known: {', '.join(FUSIONS)}")
     return MAGN(**kwargs)
