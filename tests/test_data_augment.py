@@ -29,6 +29,7 @@ def test_dihedral_is_the_whole_group():
     assert np.array_equal(ours[0], x)
     assert np.array_equal(ours[1], hand[1](x))  # k = 1: one counter-clockwise quarter turn
     assert np.array_equal(ours[4], hand[4](x))  # k = 4: mirror left-right
+    assert np.array_equal(ours[5], hand[4](hand[1](x)))  # k = 5: quarter turn, then mirror
 
 
 def test_dihedral_batched_and_non_square():

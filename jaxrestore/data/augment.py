@@ -4,8 +4,9 @@ Every transform is applied identically to all images of one example (input, targ
 stay aligned. The pipeline draws the parameters from a per-example generator
 (`random_augmentation`) and applies them with `apply_augmentation`.
 
-- `dihedral(x, k)`: the 8 symmetries of the square. k = 4 * flip + rot: rotate by `rot`
-  quarter turns counter-clockwise (np.rot90 on the H, W axes), then mirror left-right if `flip`.
+- `dihedral(x, k)` (HWC or NHWC): the 8 symmetries of the square. k = 4 * flip + rot: rotate
+  by `rot` quarter turns counter-clockwise (np.rot90 on the H, W axes), then mirror left-right
+  if `flip`.
   These are the flips, 90° rotations and transposes of EDSR/IGNN's `augment`
   (hflip, vflip, transpose) reached in a different order: the same group of 8.
 - `permute_channels(x, perm)`: IGNN's `RandomColorChannel` (x[..., perm]).
@@ -14,17 +15,24 @@ from typing import NamedTuple, Optional, Sequence
 
 import numpy as np
 
+from jaxrestore.ops import ensemble
+
 IGNN_PERMUTATION_PROBABILITY = 0.8  # IGNN's RandomColorChannel leaves 20% of examples unchanged
 
 
 def dihedral(x: np.ndarray, k: int) -> np.ndarray:
-    """x (..., H, W, C) -> one of the 8 dihedral transforms, k in 0..7 (see module doc)."""
+    """x (H, W, C) or (N, H, W, C) -> one of the 8 dihedral transforms, k in 0..7 (module doc).
+
+    `jaxrestore.ops.ensemble.dihedral` does the work; its transform i mirrors first and then
+    rotates, and mirroring after a rotation by r equals rotating by -r after mirroring, hence
+    the index map below.
+    """
     if not 0 <= k < 8:
         raise ValueError(f"dihedral index must be in 0..7, got {k}")
-    y = np.rot90(x, k % 4, axes=(-3, -2))
-    if k >= 4:
-        y = y[..., :, ::-1, :]
-    return np.ascontiguousarray(y)
+    i = k if k < 4 else 4 + (-k) % 4
+    batched = x if x.ndim == 4 else x[None]
+    y = np.asarray(ensemble.dihedral(batched, i))
+    return np.ascontiguousarray(y if x.ndim == 4 else y[0])
 
 
 def permute_channels(x: np.ndarray, perm: Sequence[int]) -> np.ndarray:
