@@ -24,13 +24,17 @@ from jaxrestore.checkpoints import load_for_inference
 # comes from its per-image rows on the full set. subset name -> (full set, image count)
 SUBSETS = {"BSD100_first10": ("BSD100", 10), "BSD68_first10": ("BSD68", 10)}
 
-# table -> (sets, [(row label, eval directory, method key in results.json)], trained runs)
+# table -> (sets, [(row label, eval directory, method key in results.json)], trained runs).
+# Trained runs missing from RUNS_DIR (optional ones, e.g. table_a.sh's EMBEDDING_ABLATION) and
+# their rows are left out.
 TABLES = {
     "table_a": (("Set5", "Set14", "BSD100", "BSD100_first10"),
                 [("bicubic", "edsr_tiny_x2", "baseline"),
                  ("EDSR-tiny x2 (use_graph=False)", "edsr_tiny_x2", "model"),
-                 ("IGNN-tiny x2", "ignn_tiny_x2", "model")],
-                ("edsr_tiny_x2", "ignn_tiny_x2")),
+                 ("IGNN-tiny x2", "ignn_tiny_x2", "model"),
+                 ("IGNN-tiny x2, kNN on pixels (embedding=pixels)", "ignn_pixels_tiny_x2",
+                  "model")],
+                ("edsr_tiny_x2", "ignn_tiny_x2", "ignn_pixels_tiny_x2")),
     "table_b": (("Set12", "BSD68", "BSD68_first10"),
                 [("noisy input", "dncnn_tiny_s25", "baseline"),
                  ("BM3D", "bm3d", "model"),
@@ -92,6 +96,9 @@ def _column(dataset: str) -> str:
 
 def table_markdown(table: str, runs: pathlib.Path) -> str:
     sets, rows, trained = TABLES[table]
+    missing = {run for run in trained if not (runs / run / "checkpoints").is_dir()}
+    trained = [run for run in trained if run not in missing]
+    rows = [row for row in rows if row[1] not in missing]
     lines = ["| method | params | " + " | ".join(
                  f"{_column(s)} PSNR / SSIM" for s in sets) + " |",
              "|---|---|" + "---|" * len(sets)]

@@ -10,6 +10,8 @@
 # 5/6 of STEPS (the README main job's schedule, which takes IGNN-tiny past bicubic), one process
 # per core, XLA single-threaded; measured wall times are in docs/results.md. Resumes if RUNS_DIR
 # already holds runs. parallel=pmap: the per-replica step under jax.pmap.
+# EMBEDDING_ABLATION=1 also trains and scores IGNN-tiny with the kNN search on the image itself
+# (model.embedding=pixels) instead of the randomly initialised frozen VGG features.
 set -euo pipefail
 RUNS=${1:-runs/table_a}
 DATA=${2:-../shared/data}
@@ -33,6 +35,12 @@ mkdir -p "$RUNS"
 python train.py "${common[@]}" --workdir "$RUNS/ignn_tiny_x2" > "$RUNS/ignn_tiny_x2.log" 2>&1 &
 python train.py "${common[@]}" --config.model.use_graph=False \
     --workdir "$RUNS/edsr_tiny_x2" > "$RUNS/edsr_tiny_x2.log" 2>&1 &
+graph_runs=(ignn_tiny_x2)
+if [ "${EMBEDDING_ABLATION:-0}" = 1 ]; then
+  python train.py "${common[@]}" --config.model.embedding=pixels \
+      --workdir "$RUNS/ignn_pixels_tiny_x2" > "$RUNS/ignn_pixels_tiny_x2.log" 2>&1 &
+  graph_runs+=(ignn_pixels_tiny_x2)
+fi
 wait
 
 # IGNN-tiny inference costs ~40 s per Set14 image on a shared core here, so by default IGNN is
@@ -49,11 +57,13 @@ score() {  # model set folder
 for set in Set5 Set14 BSD100; do
   score edsr_tiny_x2 "$set" "$DATA/$set"
 done
-score ignn_tiny_x2 Set5 "$DATA/Set5"
-score ignn_tiny_x2 Set14 "$DATA/Set14"
-if [ "${FULL_BSD100:-0}" = 1 ]; then
-  score ignn_tiny_x2 BSD100 "$DATA/BSD100"
-else
-  score ignn_tiny_x2 BSD100_first10 "$RUNS/BSD100_first10"
-fi
+for run in "${graph_runs[@]}"; do
+  score "$run" Set5 "$DATA/Set5"
+  score "$run" Set14 "$DATA/Set14"
+  if [ "${FULL_BSD100:-0}" = 1 ]; then
+    score "$run" BSD100 "$DATA/BSD100"
+  else
+    score "$run" BSD100_first10 "$RUNS/BSD100_first10"
+  fi
+done
 python experiments/collect.py table_a "$RUNS"
