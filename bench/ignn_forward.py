@@ -1,13 +1,15 @@
 """Jitted, warm forward time and peak memory of the full IGNN ×2 model (random weights).
 
     python bench/ignn_forward.py [--sizes 64 128] [--repeats 3] [--config configs/ignn_x2.py]
+                                 [--no-graph]
 
 Each LR size runs in its own subprocess so that its peak resident memory (ru_maxrss, which
 includes the ~0.2 GB of weights and the Python/XLA runtime) is its own. The son image is
 computed inside the model, as in inference. Prints one JSON line per size with the median warm
 time, the compile time, XLA's own buffer estimate (arguments + outputs + temporaries of the
 compiled forward) and the process peak RSS. The original PyTorch IGNN on this kind of 2-core CPU
-takes ~3.3 s (64²) and ~16.7 s (128²), peaking at ~4.3 GB at 128².
+takes ~3.3 s (64²) and ~16.7 s (128²), peaking at ~4.3 GB at 128². `--no-graph` times the same
+network with `use_graph=False` (the EDSR trunk alone), to separate the trunk from the graph.
 """
 import argparse
 import json
@@ -21,7 +23,7 @@ import time
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
-def measure(size: int, repeats: int, config_path: str) -> dict:
+def measure(size: int, repeats: int, config_path: str, use_graph: bool) -> dict:
     import jax
     import jax.numpy as jnp
     import numpy as np
@@ -30,6 +32,7 @@ def measure(size: int, repeats: int, config_path: str) -> dict:
     from jaxrestore.models import build_model
 
     config = load_config_file(config_path)
+    config.model.use_graph = use_graph
     model = build_model(config.model)
     shapes = jax.eval_shape(lambda x: model.init(jax.random.key(0), x),
                             jax.ShapeDtypeStruct((1, 32, 32, 3), jnp.float32))
@@ -52,7 +55,8 @@ def measure(size: int, repeats: int, config_path: str) -> dict:
         times.append(time.perf_counter() - start)
     return {
         "bench": "ignn_forward", "config": pathlib.Path(config_path).stem,
-        "lr_size": size, "sr_size": size * config.model.scale, "threads": os.cpu_count(),
+        "use_graph": use_graph, "lr_size": size, "sr_size": size * config.model.scale,
+        "threads": os.cpu_count(),
         "time_s": float(np.median(times)), "times_s": [round(t, 3) for t in times],
         "compile_s": round(compile_s, 1),
         "xla_buffers_gb": None if xla_bytes is None else round(xla_bytes / 1e9, 3),
@@ -66,15 +70,18 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128], help="LR sizes")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs after a warm-up")
     parser.add_argument("--config", default=str(REPO / "configs" / "ignn_x2.py"))
+    parser.add_argument("--no-graph", action="store_true",
+                        help="time the trunk alone (model.use_graph=False)")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # child: measure one size
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(args.one, args.repeats, args.config)), flush=True)
+        print(json.dumps(measure(args.one, args.repeats, args.config, not args.no_graph)),
+              flush=True)
         return 0
     for size in args.sizes:
         result = subprocess.run([sys.executable, __file__, "--one", str(size), "--repeats",
-                                 str(args.repeats), "--config", args.config],
-                                capture_output=True, text=True)
+                                 str(args.repeats), "--config", args.config]
+                                + ["--no-graph"] * args.no_graph, capture_output=True, text=True)
         if result.returncode:
             print(result.stderr, file=sys.stderr)
             return result.returncode
