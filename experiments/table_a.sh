@@ -44,26 +44,15 @@ fi
 wait
 
 # IGNN-tiny inference costs ~40 s per Set14 image on a shared core here, so by default IGNN is
-# scored on the first 10 BSD100 images only (FULL_BSD100=1: all 100); the table also gives
-# EDSR-tiny and bicubic on the same 10 images, from their per-image scores.
-mkdir -p "$RUNS/BSD100_first10"
-for f in $(ls "$DATA/BSD100" | sort | head -10); do
-  ln -sf "$(cd "$DATA/BSD100" && pwd)/$f" "$RUNS/BSD100_first10/$f"
-done
-score() {  # model set folder
-  python eval.py score --checkpoint "$RUNS/$1/checkpoints" --data "$3" \
-      --figures 0 --no-progress --out "$RUNS/eval/$1/$2"
-}
+# scored on the first 10 BSD100 images only (FULL_BSD100=1: all 100).
+source experiments/scoring.sh
+link_first10 BSD100
 for set in Set5 Set14 BSD100; do
   score edsr_tiny_x2 "$set" "$DATA/$set"
 done
 for run in "${graph_runs[@]}"; do
   score "$run" Set5 "$DATA/Set5"
   score "$run" Set14 "$DATA/Set14"
-  if [ "${FULL_BSD100:-0}" = 1 ]; then
-    score "$run" BSD100 "$DATA/BSD100"
-  else
-    score "$run" BSD100_first10 "$RUNS/BSD100_first10"
-  fi
+  score_first10 "$run" BSD100
 done
 python experiments/collect.py table_a "$RUNS"

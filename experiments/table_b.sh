@@ -35,24 +35,13 @@ python train.py --config configs/dncnn_tiny_denoise_gray_s25.py "${common[@]}" \
 wait
 
 # MAGN-tiny inference took 8 CPU-minutes for Set12 here, so by default MAGN is scored on
-# the first 10 BSD68 images only (FULL_BSD68=1: all 68); the table also gives every other method
-# on the same 10 images, from its per-image scores.
-mkdir -p "$RUNS/BSD68_first10"
-for f in $(ls "$DATA/BSD68" | sort | head -10); do
-  ln -sf "$(cd "$DATA/BSD68" && pwd)/$f" "$RUNS/BSD68_first10/$f"
-done
-score() {  # model set folder
-  python eval.py score --checkpoint "$RUNS/$1/checkpoints" --data "$3" \
-      --figures 0 --no-progress --out "$RUNS/eval/$1/$2"
-}
+# the first 10 BSD68 images only (FULL_BSD68=1: all 68).
+source experiments/scoring.sh
+link_first10 BSD68
 score dncnn_tiny_s25 Set12 "$DATA/Set12"
 score magn_tiny_s25 Set12 "$DATA/Set12"
 score dncnn_tiny_s25 BSD68 "$DATA/BSD68"
-if [ "${FULL_BSD68:-0}" = 1 ]; then
-  score magn_tiny_s25 BSD68 "$DATA/BSD68"
-else
-  score magn_tiny_s25 BSD68_first10 "$RUNS/BSD68_first10"
-fi
+score_first10 magn_tiny_s25 BSD68
 if python -c "import bm3d" 2>/dev/null; then
   for set in Set12 BSD68; do
     python experiments/bm3d_baseline.py --data "$DATA/$set" --sigma 25 --no-progress \
