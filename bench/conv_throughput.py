@@ -4,9 +4,11 @@
 
 The full IGNN's forward is dominated by 3×3 convolutions of 256 features at the LR size
 (bench/ignn_forward.py). This prints one JSON line each for such a convolution (jitted, NHWC,
-float32) and for the matrix product with the same output size and inner dimension as one of its
-nine taps, with the best warm time and GFLOP/s (2 FLOP per multiply-add). When the convolution
-runs near the matrix-product rate, a faster forward needs fewer FLOPs, not a better kernel.
+float32) by XLA, the same convolution by Winograd F(4×4, 3×3) (jaxrestore.ops.winograd; its
+GFLOP/s counts the direct convolution's FLOPs, so it can exceed the machine's rate), and the
+matrix product with the same output size and inner dimension as one of the nine taps, with the
+best warm time and GFLOP/s (2 FLOP per multiply-add). XLA's direct convolution runs near the
+matrix-product rate, so a faster forward needs fewer FLOPs, which Winograd gives.
 """
 import argparse
 import json
@@ -14,6 +16,8 @@ import time
 
 import jax
 import jax.numpy as jnp
+
+from jaxrestore.ops.winograd import conv3x3
 
 
 def best_time(fn, *args, repeats: int) -> float:
@@ -40,10 +44,12 @@ def main(argv=None):
     kernel = jax.random.normal(keys[1], (3, 3, c, c))
     conv = jax.jit(lambda x, k: jax.lax.conv_general_dilated(
         x, k, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")))
-    seconds = best_time(conv, x, kernel, repeats=args.repeats)
     flops = 2 * n * n * 9 * c * c
-    print(json.dumps({"bench": "conv3x3", "size": n, "features": c, "time_s": round(seconds, 4),
-                      "gflops": round(flops / seconds / 1e9, 1), "backend": jax.default_backend()}))
+    for name, fn in [("conv3x3", conv), ("conv3x3_winograd", jax.jit(conv3x3))]:
+        seconds = best_time(fn, x, kernel, repeats=args.repeats)
+        print(json.dumps({"bench": name, "size": n, "features": c, "time_s": round(seconds, 4),
+                          "gflops": round(flops / seconds / 1e9, 1),
+                          "backend": jax.default_backend()}))
 
     a, b = x.reshape(n * n, c), kernel[0, 0]
     seconds = best_time(jax.jit(jnp.matmul), a, b, repeats=args.repeats)

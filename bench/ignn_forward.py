@@ -1,7 +1,7 @@
 """Jitted, warm forward time and peak memory of the full IGNN ×2 model (random weights).
 
     python bench/ignn_forward.py [--sizes 64 128] [--repeats 3] [--config configs/ignn_x2.py]
-                                 [--no-graph]
+                                 [--no-graph] [--conv-algorithm {direct,winograd,auto}]
 
 Each LR size runs in its own subprocess so that its peak resident memory (ru_maxrss, which
 includes the ~0.2 GB of weights and the Python/XLA runtime) is its own. The son image is
@@ -10,6 +10,8 @@ time, the compile time, XLA's own buffer estimate (arguments + outputs + tempora
 compiled forward) and the process peak RSS. The original PyTorch IGNN on this kind of 2-core CPU
 takes ~3.3 s (64²) and ~16.7 s (128²), peaking at ~4.3 GB at 128². `--no-graph` times the same
 network with `use_graph=False` (the EDSR trunk alone), to separate the trunk from the graph.
+`--conv-algorithm` overrides the config's `model.conv_algorithm` (default 'auto': Winograd
+convolutions on CPU; 'direct' is XLA's own convolution).
 """
 import argparse
 import json
@@ -20,10 +22,13 @@ import subprocess
 import sys
 import time
 
+from jaxrestore.models.layers import CONV_ALGORITHMS
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
-def measure(size: int, repeats: int, config_path: str, use_graph: bool) -> dict:
+def measure(size: int, repeats: int, config_path: str, use_graph: bool,
+            conv_algorithm: str | None) -> dict:
     import jax
     import jax.numpy as jnp
     import numpy as np
@@ -33,6 +38,8 @@ def measure(size: int, repeats: int, config_path: str, use_graph: bool) -> dict:
 
     config = load_config_file(config_path)
     config.model.use_graph = use_graph
+    if conv_algorithm:
+        config.model.conv_algorithm = conv_algorithm
     model = build_model(config.model)
     shapes = jax.eval_shape(lambda x: model.init(jax.random.key(0), x),
                             jax.ShapeDtypeStruct((1, 32, 32, 3), jnp.float32))
@@ -55,7 +62,7 @@ def measure(size: int, repeats: int, config_path: str, use_graph: bool) -> dict:
         times.append(time.perf_counter() - start)
     return {
         "bench": "ignn_forward", "config": pathlib.Path(config_path).stem,
-        "use_graph": use_graph, "lr_size": size, "sr_size": size * config.model.scale,
+        "use_graph": use_graph, "conv_algorithm": config.model.conv_algorithm, "lr_size": size, "sr_size": size * config.model.scale,
         "threads": os.cpu_count(),
         "time_s": float(np.median(times)), "times_s": [round(t, 3) for t in times],
         "compile_s": round(compile_s, 1),
@@ -72,16 +79,21 @@ def main() -> int:
     parser.add_argument("--config", default=str(REPO / "configs" / "ignn_x2.py"))
     parser.add_argument("--no-graph", action="store_true",
                         help="time the trunk alone (model.use_graph=False)")
+    parser.add_argument("--conv-algorithm", choices=CONV_ALGORITHMS,
+                        help="override model.conv_algorithm (the config's default is 'auto')")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # child: measure one size
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(args.one, args.repeats, args.config, not args.no_graph)),
-              flush=True)
+        print(json.dumps(measure(args.one, args.repeats, args.config, not args.no_graph,
+                                 args.conv_algorithm)), flush=True)
         return 0
     for size in args.sizes:
+        options = ["--no-graph"] * args.no_graph
+        if args.conv_algorithm:
+            options += ["--conv-algorithm", args.conv_algorithm]
         result = subprocess.run([sys.executable, __file__, "--one", str(size), "--repeats",
-                                 str(args.repeats), "--config", args.config]
-                                + ["--no-graph"] * args.no_graph, capture_output=True, text=True)
+                                 str(args.repeats), "--config", args.config] + options,
+                                capture_output=True, text=True)
         if result.returncode:
             print(result.stderr, file=sys.stderr)
             return result.returncode

@@ -108,8 +108,10 @@ def _parity_outputs(model, variables, lr, son):
     return run_capturing(model, variables, lr, son), model.apply(variables, lr)
 
 
-def test_reference_parity(reference_case):
+@pytest.mark.parametrize("conv_algorithm", ["direct", "winograd"])
+def test_reference_parity(reference_case, conv_algorithm):
     model, variables = load_case(reference_case, "npz")
+    model = model.clone(conv_algorithm=conv_algorithm)
     lr = jnp.asarray(nhwc(reference_case / "lr.npy"))
     son = jnp.asarray(nhwc(reference_case / "son.npy"))
     (out, idx, gcn_hr), out_self = _parity_outputs(model, variables, lr, son)

@@ -63,6 +63,7 @@ def model_config(scale: int, n_resblocks: int = 32, n_feats: int = 256, **overri
     config = ml_collections.ConfigDict(dict(
         name="ignn", pixel_range=255.0, scale=scale, n_resblocks=n_resblocks, n_feats=n_feats,
         k=5, window=30, patch_size=3, stride=2, res_scale=0.1, embedding="vgg", use_graph=True,
+        conv_algorithm="auto",
     ))
     for key, value in overrides.items():
         if key not in config:
@@ -76,7 +77,8 @@ def from_config(config) -> "IGNN":
     return IGNN(scale=config.scale, n_resblocks=config.n_resblocks, n_feats=config.n_feats,
                 k=config.k, window=config.window, patch_size=config.patch_size,
                 stride=config.stride, res_scale=config.res_scale, embedding=config.embedding,
-                use_graph=config.use_graph, pixel_range=config.pixel_range)
+                use_graph=config.use_graph, pixel_range=config.pixel_range,
+                conv_algorithm=config.get("conv_algorithm", "auto"))
 
 
 class WeightNet(nn.Module):
@@ -103,20 +105,21 @@ def per_neighbour(fn, idx):
     return jax.lax.map(lambda i: fn(i[..., None]), jnp.moveaxis(idx, -1, 0))
 
 
-def _neighbour_terms(y, y_down, i, w_lr, w_hr, down, scale, patch, stride):
+def _neighbour_terms(y, y_down, i, w_lr, w_hr, down, scale, patch, stride, algorithm):
     """One neighbour's weighted (lr, hr) terms: i (B,m1,m2), w_lr/w_hr its softmax weights.
 
-    Its HR aggregate goes through the shared 5×5 stride-s conv and two 3×3 convs back to LR.
+    Its HR aggregate goes through the shared 5×5 stride-s conv and two 3×3 convs back to LR,
+    computed by `conv2d` with `algorithm`.
     """
     hr = cross_scale_aggregate(y, y_down, i[..., None], scale, patch, stride)  # b H*s W*s c
     (k0, b0), (k1, b1), (k2, b2) = down
-    lr = nn.relu(conv2d(hr, k0, b0, stride=scale))
-    lr = conv2d(nn.relu(conv2d(lr, k1, b1)), k2, b2)                           # b H W c
+    lr = nn.relu(conv2d(hr, k0, b0, stride=scale, algorithm=algorithm))
+    lr = conv2d(nn.relu(conv2d(lr, k1, b1, algorithm=algorithm)), k2, b2, algorithm=algorithm)
     return lr * w_lr, hr * w_hr
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(6, 7, 8))
-def _neighbour_sums(y, y_down, idx, w_lr, w_hr, down, scale, patch, stride):
+@functools.partial(jax.custom_vjp, nondiff_argnums=(6, 7, 8, 9))
+def _neighbour_sums(y, y_down, idx, w_lr, w_hr, down, scale, patch, stride, algorithm):
     """Σ_j of `_neighbour_terms` over the k neighbours: idx (B,m1,m2,k), w_* (k, ...).
 
     The forward is a `lax.scan`, one neighbour per step as the original's loop, so the k HR
@@ -126,7 +129,7 @@ def _neighbour_sums(y, y_down, idx, w_lr, w_hr, down, scale, patch, stride):
     """
     def step(carry, xs):
         i, wl, wh = xs
-        lr, hr = _neighbour_terms(y, y_down, i, wl, wh, down, scale, patch, stride)
+        lr, hr = _neighbour_terms(y, y_down, i, wl, wh, down, scale, patch, stride, algorithm)
         return (carry[0] + lr, carry[1] + hr), None
 
     b, h, w, c = y.shape
@@ -136,17 +139,17 @@ def _neighbour_sums(y, y_down, idx, w_lr, w_hr, down, scale, patch, stride):
     return sums
 
 
-def _neighbour_sums_fwd(y, y_down, idx, w_lr, w_hr, down, scale, patch, stride):
-    sums = _neighbour_sums(y, y_down, idx, w_lr, w_hr, down, scale, patch, stride)
+def _neighbour_sums_fwd(y, y_down, idx, w_lr, w_hr, down, scale, patch, stride, algorithm):
+    sums = _neighbour_sums(y, y_down, idx, w_lr, w_hr, down, scale, patch, stride, algorithm)
     return sums, (y, y_down, idx, w_lr, w_hr, down)
 
 
-def _neighbour_sums_bwd(scale, patch, stride, residuals, cotangent):
+def _neighbour_sums_bwd(scale, patch, stride, algorithm, residuals, cotangent):
     y, y_down, idx, w_lr, w_hr, down = residuals
 
     def neighbour_vjp(j):  # cotangents of (y, y_down, w_lr[j], w_hr[j], down)
         terms = lambda y, y_down, w_lr_j, w_hr_j, down: _neighbour_terms(  # noqa: E731
-            y, y_down, idx[..., j], w_lr_j, w_hr_j, down, scale, patch, stride)
+            y, y_down, idx[..., j], w_lr_j, w_hr_j, down, scale, patch, stride, algorithm)
         return jax.vjp(terms, y, y_down, w_lr[j], w_hr[j], down)[1](cotangent)
 
     g_y, g_y_down, g_w_lr, g_w_hr, g_down = zip(*map(neighbour_vjp, range(idx.shape[-1])))
@@ -173,6 +176,7 @@ class GCNBlock(nn.Module):
     patch_size: int = 3
     stride: int = 2
     res_scale: float = 0.1
+    conv_algorithm: str = "direct"
 
     @nn.compact
     def __call__(self, y, idx, edges):
@@ -185,7 +189,7 @@ class GCNBlock(nn.Module):
         down = tuple(tuple(ConvWeights(c, size, c, name=f"knn_down{n}")())
                      for n, size in enumerate((5, 3, 3)))
         return _neighbour_sums(y, pixel_unshuffle(y, s), idx, weight_lr, weight_hr, down, s,
-                               self.patch_size, self.stride)
+                               self.patch_size, self.stride, self.conv_algorithm)
 
 
 class IGNN(nn.Module):
@@ -198,6 +202,8 @@ class IGNN(nn.Module):
       embedding: 'vgg' (frozen VGG19 conv1_2, the original) or 'pixels' (the normalised RGB).
       use_graph: False gives the plain EDSR trunk (no graph, fuse_b, fuse_up).
       pixel_range: value of white at input and output (255, as the original).
+      conv_algorithm: how the convolutions run, see `conv2d`: 'direct', 'winograd' or 'auto'
+        (Winograd on CPU for ≥ 64 channels; only float32 rounding differs).
     Call: lr (B,h,w,3) in [0, pixel_range], optional son (B,h//gs,w//gs,3) in the same range
       → (B,h*scale,w*scale,3), not clamped.
     """
@@ -212,6 +218,7 @@ class IGNN(nn.Module):
     embedding: str = "vgg"
     use_graph: bool = True
     pixel_range: float = 255.0
+    conv_algorithm: str = "auto"
 
     @property
     def graph_scale(self) -> int:
@@ -263,28 +270,31 @@ class IGNN(nn.Module):
             idx, edges = self.graph(lr, son)
 
         x = mean_shift(DIV2K_MEAN, value_range=pr, sign=-1.0, name="sub_mean")(lr)
-        x0 = conv(n, name="head")(x)
+        algorithm = self.conv_algorithm
+        x0 = conv(n, name="head", algorithm=algorithm)(x)
         n_pre = self.n_resblocks // 2
         x1 = x0
         for i in range(n_pre):
-            x1 = ResBlock(n, 3, self.res_scale, name=f"body1_{i}")(x1)
+            x1 = ResBlock(n, 3, self.res_scale, algorithm=algorithm, name=f"body1_{i}")(x1)
         if self.use_graph:
             x1_lr, x1_hr = GCNBlock(n, self.graph_scale, self.k, self.patch_size, self.stride,
-                                    self.res_scale, name="gcn")(x1, idx, edges)
-            x1 = nn.relu(conv(n, name="fuse_b0")(jnp.concatenate([x1, x1_lr], -1)))
-            x1 = conv(n, name="fuse_b1")(x1)
+                                    self.res_scale, algorithm, name="gcn")(x1, idx, edges)
+            x1 = jnp.concatenate([x1, x1_lr], -1)
+            x1 = nn.relu(conv(n, name="fuse_b0", algorithm=algorithm)(x1))
+            x1 = conv(n, name="fuse_b1", algorithm=algorithm)(x1)
         x2 = x1
         for i in range(self.n_resblocks - n_pre):
-            x2 = ResBlock(n, 3, self.res_scale, name=f"body2_{i}")(x2)
-        x2 = conv(n, name="body2_conv")(x2) + x0
+            x2 = ResBlock(n, 3, self.res_scale, algorithm=algorithm, name=f"body2_{i}")(x2)
+        x2 = conv(n, name="body2_conv", algorithm=algorithm)(x2) + x0
 
-        x = Upsampler(n, self.graph_scale, name="upsample")(x2)
+        x = Upsampler(n, self.graph_scale, algorithm=algorithm, name="upsample")(x2)
         if self.use_graph:
-            x = nn.relu(conv(n, name="fuse_up0")(jnp.concatenate([x, x1_hr], -1)))
-            x = nn.relu(conv(n, name="fuse_up1")(x))
+            x = jnp.concatenate([x, x1_hr], -1)
+            x = nn.relu(conv(n, name="fuse_up0", algorithm=algorithm)(x))
+            x = nn.relu(conv(n, name="fuse_up1", algorithm=algorithm)(x))
         if s != self.graph_scale:
-            x = Upsampler(n, s // self.graph_scale, name="tail_up")(x)
-        x = conv(3, name="tail")(x)
+            x = Upsampler(n, s // self.graph_scale, algorithm=algorithm, name="tail_up")(x)
+        x = conv(3, name="tail", algorithm=algorithm)(x)
         return mean_shift(DIV2K_MEAN, value_range=pr, sign=1.0, name="add_mean")(x)
 
 

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxrestore.ops.pixel_shuffle import pixel_shuffle
+from jaxrestore.ops.winograd import conv3x3, conv5x5_stride2
 
 FROZEN = "constants"
 
@@ -27,18 +28,16 @@ def kaiming_init(scale: float = 1.0) -> Callable:
 
 
 def conv(features: int, kernel_size: int = 3, stride: int = 1, *, name: str | None = None,
-         init_scale: float = 0.1) -> nn.Module:
+         init_scale: float = 0.1, algorithm: str = "direct") -> nn.Module:
     """A trainable 2-D convolution with PyTorch's symmetric padding (kernel_size - 1) // 2.
 
     Output size for input n: (n + 2 * pad - kernel_size) // stride + 1. Zero bias init.
-    1×1 stride-1 convolutions are `PointwiseConv` (same variables, faster gradients on CPU).
+    Variables as `nn.Conv`: `kernel` (k,k,Cin,Cout), `bias` (Cout,). 1×1 stride-1 convolutions
+    are `PointwiseConv` (faster gradients on CPU); `algorithm` is that of `conv2d`.
     """
     if kernel_size == 1 and stride == 1:
         return PointwiseConv(features, kernel_init=kaiming_init(init_scale), name=name)
-    pad = (kernel_size - 1) // 2
-    return nn.Conv(features, (kernel_size, kernel_size), strides=(stride, stride),
-                   padding=((pad, pad), (pad, pad)), kernel_init=kaiming_init(init_scale),
-                   bias_init=nn.initializers.zeros, name=name)
+    return Conv(features, kernel_size, stride, init_scale, algorithm, name=name)
 
 
 class PointwiseConv(nn.Module):
@@ -59,16 +58,59 @@ class PointwiseConv(nn.Module):
         return jnp.einsum("...c,cd->...d", x, kernel[0, 0].astype(x.dtype)) + bias.astype(x.dtype)
 
 
-def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array, stride: int = 1) -> jax.Array:
+CONV_ALGORITHMS = ("direct", "winograd", "auto")
+
+
+def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array, stride: int = 1,
+           algorithm: str = "direct") -> jax.Array:
     """Plain convolution: x (B,H,W,Cin), kernel (k,k,Cin,Cout) HWIO, bias (Cout,).
 
     Symmetric zero padding (k - 1) // 2, as `conv`. Returns (B,H',W',Cout).
+    algorithm: 'direct' (XLA's convolution), 'winograd' (3×3 stride-1 and 5×5 stride-2 kernels
+    by `jaxrestore.ops.winograd`: ~1.5× faster at 128²×256 in a network on CPU, float32 error
+    ~3× the direct one; other kernels stay direct) or 'auto' (Winograd on the CPU backend for
+    ≥ 64 channels in and out; below that it is slower, bench/conv_throughput.py).
     """
+    if algorithm not in CONV_ALGORITHMS:
+        raise ValueError(f"unknown convolution algorithm {algorithm!r}; known: {CONV_ALGORITHMS}")
+    if algorithm == "auto":
+        wide = min(kernel.shape[2:]) >= 64
+        algorithm = "winograd" if wide and jax.default_backend() == "cpu" else "direct"
     pad = (kernel.shape[0] - 1) // 2
-    y = jax.lax.conv_general_dilated(
-        x, kernel.astype(x.dtype), window_strides=(stride, stride),
-        padding=((pad, pad), (pad, pad)), dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    kernel = kernel.astype(x.dtype)
+    if algorithm == "winograd" and kernel.shape[:2] == (3, 3) and stride == 1:
+        y = conv3x3(x, kernel, ((pad, pad), (pad, pad)))
+    elif algorithm == "winograd" and kernel.shape[:2] == (5, 5) and stride == 2:
+        y = conv5x5_stride2(x, kernel)
+    else:
+        y = jax.lax.conv_general_dilated(
+            x, kernel, window_strides=(stride, stride),
+            padding=((pad, pad), (pad, pad)), dimension_numbers=("NHWC", "HWIO", "NHWC"))
     return y + bias.astype(x.dtype)
+
+
+def conv_variables(module: nn.Module, kernel_size: int, in_features: int, features: int,
+                   init_scale: float) -> tuple[jax.Array, jax.Array]:
+    """Declares `kernel` (k,k,Cin,Cout), initialised as `conv`, and a zero `bias` (Cout,)."""
+    kernel = module.param("kernel", kaiming_init(init_scale),
+                          (kernel_size, kernel_size, in_features, features))
+    bias = module.param("bias", nn.initializers.zeros, (features,))
+    return kernel, bias
+
+
+class Conv(nn.Module):
+    """A k×k convolution (see `conv`) computed by `conv2d` with the given algorithm."""
+    features: int
+    kernel_size: int = 3
+    stride: int = 1
+    init_scale: float = 0.1
+    algorithm: str = "direct"
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        kernel, bias = conv_variables(self, self.kernel_size, x.shape[-1], self.features,
+                                      self.init_scale)
+        return conv2d(x, kernel, bias, self.stride, self.algorithm)
 
 
 class ConvWeights(nn.Module):
@@ -84,11 +126,8 @@ class ConvWeights(nn.Module):
 
     @nn.compact
     def __call__(self):
-        k = self.kernel_size
-        kernel = self.param("kernel", kaiming_init(self.init_scale),
-                            (k, k, self.in_features, self.features))
-        bias = self.param("bias", nn.initializers.zeros, (self.features,))
-        return kernel, bias
+        return conv_variables(self, self.kernel_size, self.in_features, self.features,
+                              self.init_scale)
 
 
 class FrozenConv(nn.Module):
@@ -141,12 +180,15 @@ class ResBlock(nn.Module):
     kernel_size: int = 3
     res_scale: float = 1.0
     init_scale: float = 0.1
+    algorithm: str = "direct"
 
     @nn.compact
     def __call__(self, x):
-        res = conv(self.features, self.kernel_size, name="conv0", init_scale=self.init_scale)(x)
+        res = conv(self.features, self.kernel_size, name="conv0", init_scale=self.init_scale,
+                   algorithm=self.algorithm)(x)
         res = nn.relu(res)
-        res = conv(self.features, self.kernel_size, name="conv1", init_scale=self.init_scale)(res)
+        res = conv(self.features, self.kernel_size, name="conv1", init_scale=self.init_scale,
+                   algorithm=self.algorithm)(res)
         return x + res * self.res_scale
 
 
@@ -159,6 +201,7 @@ class Upsampler(nn.Module):
     scale: int
     kernel_size: int = 3
     init_scale: float = 0.1
+    algorithm: str = "direct"
 
     @nn.compact
     def __call__(self, x):
@@ -170,6 +213,6 @@ class Upsampler(nn.Module):
             raise ValueError(f"upsampling scale must be 3 or a power of 2, got {self.scale}")
         for i, r in enumerate(factors):
             x = conv(r * r * self.features, self.kernel_size, name=f"conv{i}",
-                     init_scale=self.init_scale)(x)
+                     init_scale=self.init_scale, algorithm=self.algorithm)(x)
             x = pixel_shuffle(x, r)
         return x
