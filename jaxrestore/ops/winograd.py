@@ -55,21 +55,6 @@ def toom_cook_matrices(points=POINTS, m: int = TILE, r: int = 3):
 A_T, G, B_T = (np.asarray(t, np.float32) for t in toom_cook_matrices())
 
 
-def _combine(matrix: np.ndarray, terms: list) -> list:
-    """[Σ_i matrix[o, i] * terms[i] for each row o], skipping zero and unit multiplies."""
-    out = []
-    for row in matrix:
-        total = None
-        for coefficient, term in zip(row.tolist(), terms):
-            if coefficient == 0.0:
-                continue
-            scaled = term if coefficient == 1.0 else -term if coefficient == -1.0 \
-                else coefficient * term
-            total = scaled if total is None else total + scaled
-        out.append(total)
-    return out
-
-
 def direct_conv3x3(x: jax.Array, kernel: jax.Array, padding) -> jax.Array:
     """XLA's own convolution with the signature of `conv3x3`."""
     return jax.lax.conv_general_dilated(x, kernel, (1, 1), padding,
