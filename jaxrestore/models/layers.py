@@ -67,7 +67,7 @@ def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array, stride: int = 1,
 
     Symmetric zero padding (k - 1) // 2, as `conv`. Returns (B,H',W',Cout).
     algorithm: 'direct' (XLA's convolution), 'winograd' (3×3 stride-1 and 5×5 stride-2 kernels
-    by `jaxrestore.ops.winograd`: ~1.5× faster at 128²×256 in a network on CPU, float32 error
+    by `jaxrestore.ops.winograd`: ~2× faster at 128²×256 in a network on CPU, float32 error
     ~3× the direct one; other kernels stay direct) or 'auto' (Winograd on the CPU backend for
     ≥ 64 channels in and out; below that it is slower, bench/conv_throughput.py).
     """
