@@ -132,3 +132,37 @@ def test_bad_kernel_and_empty_output_are_errors():
         winograd.conv5x5_stride2(jnp.zeros((1, 8, 8, 2)), jnp.zeros((3, 3, 2, 2)))
     with pytest.raises(ValueError, match="no output"):
         winograd.conv3x3(jnp.zeros((1, 2, 2, 2)), jnp.zeros((3, 3, 2, 2)), ((0, 0), (0, 0)))
+
+
+def test_a_deep_chain_does_not_hold_every_transformed_kernel():
+    """XLA's temporaries for 12 layers stay below 3 transformed kernels (12 would be alive if
+    the kernel transforms ran up front), and the output is unchanged."""
+    rng = np.random.default_rng(6)
+    x = jnp.asarray(rng.normal(size=(1, 16, 16, 128)), jnp.float32)
+    kernels = jnp.asarray(rng.normal(size=(12, 3, 3, 128, 128)) * 0.03, jnp.float32)
+
+    def chain(conv):
+        def run(x, kernels):
+            for kernel in kernels:
+                x = jax.nn.relu(conv(x, kernel, ((1, 1), (1, 1))))
+            return x
+        return jax.jit(run)
+
+    compiled = chain(winograd.conv3x3).lower(x, kernels).compile()
+    transformed_kernel_bytes = 36 * 128 * 128 * 4
+    assert compiled.memory_analysis().temp_size_in_bytes < 3 * transformed_kernel_bytes
+    np.testing.assert_allclose(compiled(x, kernels), chain(xla_conv)(x, kernels),
+                               rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_non_finite_pixel_stays_local(bad):
+    """NaN/inf spreads only within its Winograd tiles (4×4 outputs, 8 at most with the tiles'
+    overlap), never to the other images of the batch."""
+    x = np.random.default_rng(7).normal(size=(2, 16, 16, 2)).astype(np.float32)
+    x[0, 0, 0, 0] = bad
+    kernel = jnp.ones((3, 3, 2, 2), jnp.float32)
+    y = np.asarray(winograd.conv3x3(jnp.asarray(x), kernel))
+    assert not np.isfinite(y[0, 0, 0]).all()
+    assert np.isfinite(y[1]).all()
+    assert np.isfinite(y[0, 8:, :]).all() and np.isfinite(y[0, :, 8:]).all()
