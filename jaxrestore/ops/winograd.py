@@ -7,8 +7,8 @@ That is 36 multiplies per input-output channel pair where the direct convolution
 16 × 9 = 144, so on CPUs, where XLA's direct 3×3 convolution already runs near the
 matrix-multiply rate, it is the way to fewer FLOPs: at 128²×256 on a 2-core CPU ~1.4× faster
 alone (bench/conv_throughput.py) and ~2× in a chain of layers, where the output rearrangement
-fuses with the next one. Both transforms are single matrix products with Kronecker matrices
-(B^T ⊗ B^T, A^T ⊗ A^T), which XLA runs far faster than the separable form.
+fuses with the next one. All three transforms are single matrix products with Kronecker
+matrices (B^T ⊗ B^T, G ⊗ G, A^T ⊗ A^T), which XLA runs far faster than the separable form.
 
 The matrices are the Toom-Cook construction on the points (0, 1, -1, 1/2, -2, ∞). Among the
 usual choices these keep float32 error lowest: on N(0, 1) inputs and He-scaled 256-channel
@@ -55,6 +55,7 @@ def toom_cook_matrices(points=POINTS, m: int = TILE, r: int = 3):
 
 A_T, G, B_T = (np.asarray(t, np.float32) for t in toom_cook_matrices())
 INPUT_TRANSFORM = np.kron(B_T, B_T)      # (36, 36): row i*6 + j, column a*6 + b
+KERNEL_TRANSFORM = np.kron(G, G)         # (36, 9): G g G^T, column a*3 + b
 OUTPUT_TRANSFORM = np.kron(A_T, A_T)     # (16, 36): row p*4 + q
 
 
@@ -92,7 +93,7 @@ def conv3x3(x: jax.Array, kernel: jax.Array, padding=((1, 1), (1, 1))) -> jax.Ar
     tiles = jnp.stack([x[:, i:i + m * tiles_h:m, j:j + m * tiles_w:m]
                        for i in range(n) for j in range(n)])             # (36, b, th, tw, c)
     v = (INPUT_TRANSFORM @ tiles.reshape(n * n, -1)).reshape(n * n, -1, c)
-    u = jnp.einsum("ia,abcd,jb->ijcd", G, kernel, G).reshape(n * n, c, -1)  # (36, c, d)
+    u = (KERNEL_TRANSFORM @ kernel.reshape(9, -1)).reshape(n * n, c, -1)   # (36, c, d)
     products = jnp.einsum("ptc,pcd->ptd", v, u.astype(x.dtype))          # (36, b*th*tw, d)
     # Output transform A^T M A, as one product with A^T ⊗ A^T (16×36); then interleave each
     # tile's 4×4 outputs.
