@@ -64,12 +64,14 @@ def _overlap_add(patches: jnp.ndarray, padded_hw: Tuple[int, int], stride: int) 
     b, m1, m2, p, _, c = patches.shape
     hp, wp = padded_hw
     q, t = -(-p // stride), stride
-    patches = jnp.pad(patches, ((0, 0), (0, 0), (0, 0), (0, q * t - p), (0, q * t - p), (0, 0)))
     zero = jnp.zeros((), patches.dtype)
     total = None
     for bu in range(q):
         for bv in range(q):
+            # Block (bu, bv) of each patch, zero-padded to t×t where the patch ends inside it.
             block = patches[:, :, :, bu * t:(bu + 1) * t, bv * t:(bv + 1) * t, :]
+            block = jnp.pad(block, ((0, 0), (0, 0), (0, 0), (0, t - block.shape[3]),
+                                    (0, t - block.shape[4]), (0, 0)))
             band = block.transpose(0, 1, 3, 2, 4, 5).reshape(b, m1 * t, m2 * t, c)
             # Shift the band by (bu, bv) blocks; negative high padding crops the zero overhang.
             placed = lax.pad(band, zero, ((0, 0, 0), (bu * t, hp - (bu + m1) * t, 0),
