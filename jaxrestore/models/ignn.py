@@ -28,7 +28,8 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from jaxrestore.models.layers import ConvWeights, ResBlock, Upsampler, conv, conv2d, mean_shift
+from jaxrestore.models.layers import (ConvWeights, ResBlock, Upsampler, conv, conv2d, mean_shift,
+                                     prepared_conv2d)
 from jaxrestore.models.vgg import VGGEmbedding
 from jaxrestore.ops.aggregate import cross_scale_aggregate, edge_features
 from jaxrestore.ops.imresize import imresize
@@ -105,17 +106,28 @@ def per_neighbour(fn, idx):
     return jax.lax.map(lambda i: fn(i[..., None]), jnp.moveaxis(idx, -1, 0))
 
 
-def _neighbour_terms(y, y_down, i, w_lr, w_hr, down, scale, patch, stride, algorithm):
+def _neighbour_terms(y, y_down, i, w_lr, w_hr, down_convs, scale, patch, stride):
     """One neighbour's weighted (lr, hr) terms: i (B,m1,m2), w_lr/w_hr its softmax weights.
 
     Its HR aggregate goes through the shared 5×5 stride-s conv and two 3×3 convs back to LR,
-    computed by `conv2d` with `algorithm`.
+    the three functions `down_convs` (see `_down_convs`).
     """
     hr = cross_scale_aggregate(y, y_down, i[..., None], scale, patch, stride)  # b H*s W*s c
-    (k0, b0), (k1, b1), (k2, b2) = down
-    lr = nn.relu(conv2d(hr, k0, b0, stride=scale, algorithm=algorithm))
-    lr = conv2d(nn.relu(conv2d(lr, k1, b1, algorithm=algorithm)), k2, b2, algorithm=algorithm)
+    conv0, conv1, conv2 = down_convs
+    lr = conv2(nn.relu(conv1(nn.relu(conv0(hr)))))
     return lr * w_lr, hr * w_hr
+
+
+def _down_convs(down, scale, algorithm, prepared):
+    """The three convolutions of `down` ((kernel, bias) × 3) as functions of x.
+
+    prepared: kernels transformed once (`prepared_conv2d`) for the forward loop; otherwise
+    `conv2d` with its fast derivatives.
+    """
+    make = prepared_conv2d if prepared else (
+        lambda k, b, stride, algorithm: functools.partial(conv2d, kernel=k, bias=b, stride=stride,
+                                                          algorithm=algorithm))
+    return tuple(make(k, b, stride, algorithm) for (k, b), stride in zip(down, (scale, 1, 1)))
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(6, 7, 8, 9))
@@ -127,9 +139,11 @@ def _neighbour_sums(y, y_down, idx, w_lr, w_hr, down, scale, patch, stride, algo
     neighbours (recomputing each one's forward): XLA CPU runs the convolutions of a scan's
     backward while-loop through its slow naive emitter, ~50× slower than outside a loop.
     """
+    down_convs = _down_convs(down, scale, algorithm, prepared=True)
+
     def step(carry, xs):
         i, wl, wh = xs
-        lr, hr = _neighbour_terms(y, y_down, i, wl, wh, down, scale, patch, stride, algorithm)
+        lr, hr = _neighbour_terms(y, y_down, i, wl, wh, down_convs, scale, patch, stride)
         return (carry[0] + lr, carry[1] + hr), None
 
     b, h, w, c = y.shape
@@ -149,7 +163,8 @@ def _neighbour_sums_bwd(scale, patch, stride, algorithm, residuals, cotangent):
 
     def neighbour_vjp(j):  # cotangents of (y, y_down, w_lr[j], w_hr[j], down)
         terms = lambda y, y_down, w_lr_j, w_hr_j, down: _neighbour_terms(  # noqa: E731
-            y, y_down, idx[..., j], w_lr_j, w_hr_j, down, scale, patch, stride, algorithm)
+            y, y_down, idx[..., j], w_lr_j, w_hr_j, _down_convs(down, scale, algorithm, False),
+            scale, patch, stride)
         return jax.vjp(terms, y, y_down, w_lr[j], w_hr[j], down)[1](cotangent)
 
     g_y, g_y_down, g_w_lr, g_w_hr, g_down = zip(*map(neighbour_vjp, range(idx.shape[-1])))

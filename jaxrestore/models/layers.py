@@ -14,7 +14,8 @@ import jax
 import jax.numpy as jnp
 
 from jaxrestore.ops.pixel_shuffle import pixel_shuffle
-from jaxrestore.ops.winograd import conv3x3, conv5x5_stride2
+from jaxrestore.ops.winograd import (conv3x3, conv3x3_transformed, conv5x5_stride2,
+                                     space_to_depth_input, space_to_depth_kernel, transform_kernel)
 
 FROZEN = "constants"
 
@@ -71,22 +72,57 @@ def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array, stride: int = 1,
     ~3× the direct one; other kernels stay direct) or 'auto' (Winograd on the CPU backend for
     ≥ 64 channels in and out; below that it is slower, bench/conv_throughput.py).
     """
+    method = _method(kernel, stride, algorithm)
+    kernel = kernel.astype(x.dtype)
+    if method == "winograd3x3":
+        y = conv3x3(x, kernel)
+    elif method == "winograd5x5s2":
+        y = conv5x5_stride2(x, kernel)
+    else:
+        y = _direct(x, kernel, stride)
+    return y + bias.astype(x.dtype)
+
+
+def prepared_conv2d(kernel: jax.Array, bias: jax.Array, stride: int = 1,
+                    algorithm: str = "direct") -> Callable[[jax.Array], jax.Array]:
+    """`conv2d` with fixed weights, as a function of x whose Winograd kernel is computed once.
+
+    For one convolution applied to many inputs, e.g. inside `lax.scan` (IGNN's per-neighbour
+    convolutions): the kernel's Winograd transform (4× its size) is computed here, outside the
+    loop, not at every step. The returned x (B,H,W,Cin) → (B,H',W',Cout) equals
+    `conv2d(x, kernel, bias, stride, algorithm)` up to float32 rounding; meant for forward
+    passes (its derivatives are JAX's, slower than `conv2d`'s).
+    """
+    method = _method(kernel, stride, algorithm)
+    if method == "winograd3x3":
+        u = transform_kernel(kernel)
+        return lambda x: conv3x3_transformed(x, u) + bias.astype(x.dtype)
+    if method == "winograd5x5s2":
+        u = transform_kernel(space_to_depth_kernel(kernel))
+        return lambda x: conv3x3_transformed(space_to_depth_input(x), u, ((0, 0), (0, 0))
+                                             ) + bias.astype(x.dtype)
+    return lambda x: _direct(x, kernel.astype(x.dtype), stride) + bias.astype(x.dtype)
+
+
+def _method(kernel: jax.Array, stride: int, algorithm: str) -> str:
+    """How `conv2d` computes this convolution: 'winograd3x3', 'winograd5x5s2' or 'direct'."""
     if algorithm not in CONV_ALGORITHMS:
         raise ValueError(f"unknown convolution algorithm {algorithm!r}; known: {CONV_ALGORITHMS}")
     if algorithm == "auto":
         wide = min(kernel.shape[2:]) >= 64
         algorithm = "winograd" if wide and jax.default_backend() == "cpu" else "direct"
-    pad = (kernel.shape[0] - 1) // 2
-    kernel = kernel.astype(x.dtype)
     if algorithm == "winograd" and kernel.shape[:2] == (3, 3) and stride == 1:
-        y = conv3x3(x, kernel, ((pad, pad), (pad, pad)))
-    elif algorithm == "winograd" and kernel.shape[:2] == (5, 5) and stride == 2:
-        y = conv5x5_stride2(x, kernel)
-    else:
-        y = jax.lax.conv_general_dilated(
-            x, kernel, window_strides=(stride, stride),
-            padding=((pad, pad), (pad, pad)), dimension_numbers=("NHWC", "HWIO", "NHWC"))
-    return y + bias.astype(x.dtype)
+        return "winograd3x3"
+    if algorithm == "winograd" and kernel.shape[:2] == (5, 5) and stride == 2:
+        return "winograd5x5s2"
+    return "direct"
+
+
+def _direct(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
+    pad = (kernel.shape[0] - 1) // 2
+    return jax.lax.conv_general_dilated(x, kernel, window_strides=(stride, stride),
+                                        padding=((pad, pad), (pad, pad)),
+                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
 
 def conv_variables(module: nn.Module, kernel_size: int, in_features: int, features: int,

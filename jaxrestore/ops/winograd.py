@@ -65,6 +65,43 @@ def direct_conv3x3(x: jax.Array, kernel: jax.Array, padding) -> jax.Array:
                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
 
+def transform_kernel(kernel: jax.Array) -> jax.Array:
+    """Winograd domain `G g G^T` of every input-output pair: (3,3,Cin,Cout) → (36,Cin,Cout)."""
+    if kernel.shape[:2] != (3, 3):
+        raise ValueError(f"conv3x3 needs a 3x3 kernel, got {kernel.shape[:2]}")
+    return (KERNEL_TRANSFORM @ kernel.reshape(9, -1)).reshape((TILE + 2) ** 2, *kernel.shape[2:])
+
+
+def conv3x3_transformed(x: jax.Array, u: jax.Array, padding=((1, 1), (1, 1))) -> jax.Array:
+    """`conv3x3` with a kernel already in the Winograd domain, u = transform_kernel(kernel).
+
+    For applying one kernel to many inputs (e.g. inside a loop) without transforming it each
+    time. x (B,H,W,Cin), u (36,Cin,Cout) → as `conv3x3`. Differentiable by JAX's own rules
+    (slower than `conv3x3`'s derivatives).
+    """
+    padding = tuple(tuple(p) for p in padding)
+    m, n = TILE, TILE + 2
+    (top, bottom), (left, right) = padding
+    b, h, w, c = x.shape
+    out_h, out_w = h + top + bottom - 2, w + left + right - 2
+    if out_h < 1 or out_w < 1:
+        raise ValueError(f"conv3x3: input {h}x{w} with padding {padding} leaves no output")
+    tiles_h, tiles_w = -(-out_h // m), -(-out_w // m)
+    x = jnp.pad(x, ((0, 0), (top, bottom + m * tiles_h - out_h),
+                    (left, right + m * tiles_w - out_w), (0, 0)))
+    # Input transform B^T d B of every tile as one product with B^T ⊗ B^T (36×36): the 36
+    # strided slices hold the 36 positions of all tiles at once.
+    tiles = jnp.stack([x[:, i:i + m * tiles_h:m, j:j + m * tiles_w:m]
+                       for i in range(n) for j in range(n)])             # (36, b, th, tw, c)
+    v = (INPUT_TRANSFORM @ tiles.reshape(n * n, -1)).reshape(n * n, -1, c)
+    products = jnp.einsum("ptc,pcd->ptd", v, u.astype(x.dtype))          # (36, b*th*tw, d)
+    # Output transform A^T M A, as one product with A^T ⊗ A^T (16×36); then interleave each
+    # tile's 4×4 outputs.
+    y = (OUTPUT_TRANSFORM @ products.reshape(n * n, -1)).reshape(m, m, b, tiles_h, tiles_w, -1)
+    y = y.transpose(2, 3, 0, 4, 1, 5)                                   # b th p tw q d
+    return y.reshape(b, m * tiles_h, m * tiles_w, -1)[:, :out_h, :out_w]
+
+
 @functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
 def conv3x3(x: jax.Array, kernel: jax.Array, padding=((1, 1), (1, 1))) -> jax.Array:
     """Cross-correlation like `lax.conv_general_dilated` with stride 1, by F(4×4, 3×3).
@@ -75,31 +112,8 @@ def conv3x3(x: jax.Array, kernel: jax.Array, padding=((1, 1), (1, 1))) -> jax.Ar
     Derivatives are those of the convolution, computed by XLA's direct convolution (on CPU its
     transposed convolutions are faster than transposing the Winograd transforms).
     """
-    if kernel.shape[:2] != (3, 3):
-        raise ValueError(f"conv3x3 needs a 3x3 kernel, got {kernel.shape[:2]}")
-    padding = tuple(tuple(p) for p in padding)
-    m, n = TILE, TILE + 2
-    (top, bottom), (left, right) = padding
-    b, h, w, c = x.shape
-    out_h, out_w = h + top + bottom - 2, w + left + right - 2
-    if out_h < 1 or out_w < 1:
-        raise ValueError(f"conv3x3: input {h}x{w} with padding {padding} leaves no output")
-    tiles_h, tiles_w = -(-out_h // m), -(-out_w // m)
     kernel = kernel + _zero_depending_on(x).astype(kernel.dtype)
-    x = jnp.pad(x, ((0, 0), (top, bottom + m * tiles_h - out_h),
-                    (left, right + m * tiles_w - out_w), (0, 0)))
-    # Input transform B^T d B of every tile as one product with B^T ⊗ B^T (36×36): the 36
-    # strided slices hold the 36 positions of all tiles at once.
-    tiles = jnp.stack([x[:, i:i + m * tiles_h:m, j:j + m * tiles_w:m]
-                       for i in range(n) for j in range(n)])             # (36, b, th, tw, c)
-    v = (INPUT_TRANSFORM @ tiles.reshape(n * n, -1)).reshape(n * n, -1, c)
-    u = (KERNEL_TRANSFORM @ kernel.reshape(9, -1)).reshape(n * n, c, -1)   # (36, c, d)
-    products = jnp.einsum("ptc,pcd->ptd", v, u.astype(x.dtype))          # (36, b*th*tw, d)
-    # Output transform A^T M A, as one product with A^T ⊗ A^T (16×36); then interleave each
-    # tile's 4×4 outputs.
-    y = (OUTPUT_TRANSFORM @ products.reshape(n * n, -1)).reshape(m, m, b, tiles_h, tiles_w, -1)
-    y = y.transpose(2, 3, 0, 4, 1, 5)                                   # b th p tw q d
-    return y.reshape(b, m * tiles_h, m * tiles_w, -1)[:, :out_h, :out_w]
+    return conv3x3_transformed(x, transform_kernel(kernel), padding)
 
 
 def _zero_depending_on(x: jax.Array) -> jax.Array:
@@ -121,6 +135,26 @@ def _conv3x3_jvp(padding, primals, tangents):
     return conv3x3(x, kernel, padding), tangent
 
 
+def space_to_depth_kernel(kernel: jax.Array) -> jax.Array:
+    """A 5×5 stride-2 kernel (5,5,Cin,Cout) as the 3×3 kernel (3,3,4Cin,Cout) that convolves the
+    `space_to_depth_input` (see `conv5x5_stride2`)."""
+    if kernel.shape[:2] != (5, 5):
+        raise ValueError(f"conv5x5_stride2 needs a 5x5 kernel, got {kernel.shape[:2]}")
+    c = kernel.shape[2]
+    kernel = jnp.pad(kernel, ((0, 1), (0, 1), (0, 0), (0, 0)))
+    kernel = kernel.reshape(3, 2, 3, 2, c, -1).transpose(0, 2, 1, 3, 4, 5)
+    return kernel.reshape(3, 3, 4 * c, -1)
+
+
+def space_to_depth_input(x: jax.Array) -> jax.Array:
+    """x (B,H,W,C) padded by 2 (PyTorch's) → its 2×2 phases (B, ⌈H/2⌉+2, ⌈W/2⌉+2, 4C)."""
+    b, h, w, c = x.shape
+    half_h, half_w = -(-h // 2) + 2, -(-w // 2) + 2
+    x = jnp.pad(x, ((0, 0), (2, 2 * half_h - h - 2), (2, 2 * half_w - w - 2), (0, 0)))
+    x = x.reshape(b, half_h, 2, half_w, 2, c).transpose(0, 1, 3, 2, 4, 5)
+    return x.reshape(b, half_h, half_w, 4 * c)
+
+
 def conv5x5_stride2(x: jax.Array, kernel: jax.Array) -> jax.Array:
     """A 5×5 stride-2 convolution with zero padding 2 (PyTorch's), by `conv3x3`.
 
@@ -128,13 +162,4 @@ def conv5x5_stride2(x: jax.Array, kernel: jax.Array) -> jax.Array:
     6×6 by zeros, output o = Σ_{u,a} kernel[2u + a] · x_padded[2(o + u) + a]: a 3×3 valid
     convolution over the space-to-depth input (the 2×2 phases a as 4·Cin channels).
     """
-    if kernel.shape[:2] != (5, 5):
-        raise ValueError(f"conv5x5_stride2 needs a 5x5 kernel, got {kernel.shape[:2]}")
-    b, h, w, c = x.shape
-    half_h, half_w = -(-h // 2) + 2, -(-w // 2) + 2          # space-to-depth size
-    x = jnp.pad(x, ((0, 0), (2, 2 * half_h - h - 2), (2, 2 * half_w - w - 2), (0, 0)))
-    x = x.reshape(b, half_h, 2, half_w, 2, c).transpose(0, 1, 3, 2, 4, 5)
-    kernel = jnp.pad(kernel, ((0, 1), (0, 1), (0, 0), (0, 0)))
-    kernel = kernel.reshape(3, 2, 3, 2, c, -1).transpose(0, 2, 1, 3, 4, 5)
-    return conv3x3(x.reshape(b, half_h, half_w, 4 * c), kernel.reshape(3, 3, 4 * c, -1),
-                   ((0, 0), (0, 0)))
+    return conv3x3(space_to_depth_input(x), space_to_depth_kernel(kernel), ((0, 0), (0, 0)))
