@@ -5,7 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrestore.ops.patches import extract_patches, fold_patches, patch_grid, patch_padding
+from jaxrestore.ops.patches import (cover_count, extract_patches, fold_patches, patch_grid,
+                                   patch_padding)
 
 
 @pytest.mark.parametrize("size,patch,stride,expected", [
@@ -82,3 +83,9 @@ def test_fold_rejects_mismatched_grid():
         fold_patches(jnp.zeros((1, 3, 3, 3, 3, 1)), (8, 7), 2, ((0, 0), (0, 0)))
     with pytest.raises(ValueError, match="no patch covers"):
         fold_patches(jnp.zeros((1, 3, 3, 2, 2, 1)), (8, 8), 3, ((0, 0), (0, 0)))
+
+
+def test_cover_count_hand_values():
+    """A 2×2 grid of 3×3 patches at stride 2 on a 5×5 canvas overlaps on row and column 2."""
+    want = np.array([[1, 1, 2, 1, 1]] * 2 + [[2, 2, 4, 2, 2]] + [[1, 1, 2, 1, 1]] * 2)
+    np.testing.assert_array_equal(cover_count((2, 2), 3, 2, (5, 5))[0, :, :, 0], want)

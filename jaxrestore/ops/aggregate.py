@@ -12,7 +12,9 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from jaxrestore.ops.patches import extract_patches, fold_patches, patch_padding
+from jaxrestore.ops.patches import (cover_count, extract_patches, fold_patches, overlap_add_bands,
+                                   patch_grid, patch_padding)
+from jaxrestore.ops.pixel_shuffle import pixel_shuffle
 
 ADAIN_EPS = 1e-5
 
@@ -37,18 +39,25 @@ def _fold_hr(hr_patches, lr_hw, scale, patch, stride):
     return fold_patches(hr_patches, (h * scale, w * scale), stride * scale, padding)
 
 
-def _adain(z: jnp.ndarray, center: jnp.ndarray) -> jnp.ndarray:
-    """Per-channel AdaIN of neighbours to their query patch (unbiased variance + 1e-5).
+def _mean_std(values: jnp.ndarray, axes) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """AdaIN statistics over `axes`: the mean and sqrt(unbiased variance + 1e-5)."""
+    return values.mean(axis=axes), jnp.sqrt(values.var(axis=axes, ddof=1) + ADAIN_EPS)
 
-    z (B, m1, m2, k, p, p, C, s, s) neighbour values; center (B, m1, m2, p, p, C) query patch.
+
+def _adain_affine(y, y_down, idx, scale, patch, stride):
+    """Per-channel AdaIN of every neighbour to its query patch as z ↦ z * gain + shift.
+
+    The neighbour (p*s × p*s values per channel) is normalised to the mean and std of the query
+    patch (p × p), variances unbiased + 1e-5. Returns gain, shift (B, m1, m2, k, C).
     """
-    c_mean = center.mean(axis=(3, 4))[:, :, :, None, None, None, :, None, None]
-    c_std = jnp.sqrt(center.var(axis=(3, 4), ddof=1) + ADAIN_EPS)[:, :, :, None, None, None, :,
-                                                                  None, None]
-    axes = (4, 5, 7, 8)
-    z_mean = z.mean(axis=axes, keepdims=True)
-    z_std = jnp.sqrt(z.var(axis=axes, ddof=1, keepdims=True) + ADAIN_EPS)
-    return (z - z_mean) / z_std * c_std + c_mean
+    b, _, _, c = y.shape
+    query_mean, query_std = _mean_std(extract_patches(y, patch, stride), (3, 4))
+    son = extract_patches(y_down, patch, stride)
+    son = son.reshape(son.shape[:5] + (c, scale, scale))        # channel c*s*s + i*s + j
+    son_mean, son_std = (jax.vmap(lambda v, i: v[i])(v.reshape(b, -1, c), idx)
+                         for v in _mean_std(son, (3, 4, 6, 7)))            # b m1 m2 k C
+    gain = query_std[:, :, :, None] / son_std
+    return gain, query_mean[:, :, :, None] - son_mean * gain
 
 
 @functools.partial(jax.jit, static_argnames=("scale", "patch", "stride", "adain"))
@@ -60,22 +69,58 @@ def cross_scale_aggregate(y: jnp.ndarray, y_down: jnp.ndarray, idx: jnp.ndarray,
     copy, whose patch grid is the son grid that idx points into; idx: (B, m1, m2, k) int
     row-major son-grid indices (from `windowed_knn`); adain: normalise each neighbour to its query
     patch's per-channel mean/std. Returns (B, H*s, W*s, k*C), channel = neighbour*C + c.
+
+    A son patch's p*p*s*s values per channel are the (p*s)² window of pixel_shuffle(y_down) at
+    s × its son-grid position; each window is read straight into the HR canvas, one block of
+    the HR patch grid (stride s*t) at a time, and the overlaps averaged.
     """
     b, h, w, c = y.shape
     k = idx.shape[-1]
     if y_down.shape[-1] != c * scale * scale:
         raise ValueError(f"y_down has {y_down.shape[-1]} channels, expected {c}*{scale}*{scale}")
-    y_patches = extract_patches(y, patch, stride)
-    _check_grid(idx, y_patches.shape[1:3], "y")
-    z = _gather(extract_patches(y_down, patch, stride), idx)
-    z = z.reshape(z.shape[:6] + (c, scale, scale))  # PyTorch order: channel c*s*s + i*s + j
+    _check_grid(idx, patch_grid(h, w, patch, stride), "y")
+    hd, wd = y_down.shape[1:3]
+    (son_top, son_bottom), (son_left, son_right) = patch_padding(hd, wd, patch, stride)
+    windows = jnp.pad(pixel_shuffle(y_down, scale),
+                      ((0, 0), (son_top * scale, son_bottom * scale),
+                       (son_left * scale, son_right * scale), (0, 0)))
+    son_cols = patch_grid(hd, wd, patch, stride)[1]
+    hr_patch, hr_stride = patch * scale, stride * scale
+    corner = jnp.stack([idx // son_cols, idx % son_cols], -1) * hr_stride  # b m1 m2 k 2
+    corner = jnp.moveaxis(corner, 3, 1)                                     # b k m1 m2 2
     if adain:
-        z = _adain(z, y_patches)
+        gain, shift = (jnp.moveaxis(v, 3, 1)[:, :, :, None, :, None]        # b k m1 1 m2 1 C
+                       for v in _adain_affine(y, y_down, idx, scale, patch, stride))
     m1, m2 = idx.shape[1:3]
-    # (B, m1, m2, k, pa, pb, C, i, j) → HR patch row pa*s + i, column pb*s + j.
-    hr = z.transpose(0, 1, 2, 4, 7, 5, 8, 3, 6).reshape(
-        b, m1, m2, patch * scale, patch * scale, k * c)
-    return _fold_hr(hr, (h, w), scale, patch, stride)
+    bands = {}
+    for bu in range(-(-hr_patch // hr_stride)):
+        for bv in range(-(-hr_patch // hr_stride)):
+            # Block (bu, bv) of each neighbour's window: rows bu*T .. bu*T + rows - 1, T = s*t.
+            rows = min(hr_stride, hr_patch - bu * hr_stride)
+            cols = min(hr_stride, hr_patch - bv * hr_stride)
+            block = _read_windows(windows, corner + jnp.array([bu, bv]) * hr_stride,
+                                  (rows, cols))                             # b k m1 r m2 c C
+            if adain:
+                block = block * gain + shift
+            block = jnp.pad(block, ((0, 0),) * 3 + ((0, hr_stride - rows), (0, 0),
+                                                    (0, hr_stride - cols), (0, 0)))
+            bands[bu, bv] = block.transpose(0, 2, 3, 4, 5, 1, 6).reshape(
+                b, m1 * hr_stride, m2 * hr_stride, k * c)
+    (top, bottom), (left, right) = patch_padding(h, w, patch, stride)
+    padded = ((h + top + bottom) * scale, (w + left + right) * scale)
+    summed = overlap_add_bands(bands, padded, hr_stride)
+    counts = cover_count((m1, m2), hr_patch, hr_stride, padded).astype(y.dtype)
+    return (summed / counts)[:, top * scale:(top + h) * scale, left * scale:(left + w) * scale]
+
+
+def _read_windows(images: jnp.ndarray, corners: jnp.ndarray, size) -> jnp.ndarray:
+    """images (B, H, W, C), corners (B, k, m1, m2, 2) → windows (B, k, m1, rows, m2, cols, C)."""
+    numbers = jax.lax.GatherDimensionNumbers(offset_dims=(1, 3, 4), collapsed_slice_dims=(),
+                                             start_index_map=(0, 1))
+    read = lambda image, corner: jax.lax.gather(  # noqa: E731
+        image, corner, numbers, (*size, image.shape[-1]),
+        mode=jax.lax.GatherScatterMode.PROMISE_IN_BOUNDS)
+    return jax.vmap(jax.vmap(read, (None, 0)))(images, corners)
 
 
 @functools.partial(jax.jit, static_argnames=("scale", "patch", "stride"))

@@ -59,25 +59,43 @@ def extract_patches(x: jnp.ndarray, patch: int, stride: int) -> jnp.ndarray:
     return jnp.concatenate(bands, axis=3)[:, :, :, :patch, :patch, :]
 
 
+def overlap_add_bands(bands, padded_hw: Tuple[int, int], block: int) -> jnp.ndarray:
+    """Sums bands[(bu, bv)] (B, m1*block, m2*block, C), each shifted down by bu and right by bv
+    blocks, into a (B, Hp, Wp, C) canvas; what overhangs the canvas is cropped.
+
+    A patch grid of stride `block` splits into blocks (bu, bv) of block×block pixels; the band
+    of block (bu, bv) holds that block of every patch, in grid order.
+    """
+    hp, wp = padded_hw
+    total = None
+    for (bu, bv), band in bands.items():
+        m1, m2 = band.shape[1] // block, band.shape[2] // block
+        placed = lax.pad(band, jnp.zeros((), band.dtype),
+                         ((0, 0, 0), (bu * block, hp - (bu + m1) * block, 0),
+                          (bv * block, wp - (bv + m2) * block, 0), (0, 0, 0)))
+        total = placed if total is None else total + placed
+    return total
+
+
 def _overlap_add(patches: jnp.ndarray, padded_hw: Tuple[int, int], stride: int) -> jnp.ndarray:
     """Sums patches (B, m1, m2, p, p, C) into a (B, Hp, Wp, C) canvas at their grid positions."""
     b, m1, m2, p, _, c = patches.shape
-    hp, wp = padded_hw
     q, t = -(-p // stride), stride
-    zero = jnp.zeros((), patches.dtype)
-    total = None
+    bands = {}
     for bu in range(q):
         for bv in range(q):
             # Block (bu, bv) of each patch, zero-padded to t×t where the patch ends inside it.
             block = patches[:, :, :, bu * t:(bu + 1) * t, bv * t:(bv + 1) * t, :]
             block = jnp.pad(block, ((0, 0), (0, 0), (0, 0), (0, t - block.shape[3]),
                                     (0, t - block.shape[4]), (0, 0)))
-            band = block.transpose(0, 1, 3, 2, 4, 5).reshape(b, m1 * t, m2 * t, c)
-            # Shift the band by (bu, bv) blocks; negative high padding crops the zero overhang.
-            placed = lax.pad(band, zero, ((0, 0, 0), (bu * t, hp - (bu + m1) * t, 0),
-                                          (bv * t, wp - (bv + m2) * t, 0), (0, 0, 0)))
-            total = placed if total is None else total + placed
-    return total
+            bands[bu, bv] = block.transpose(0, 1, 3, 2, 4, 5).reshape(b, m1 * t, m2 * t, c)
+    return overlap_add_bands(bands, padded_hw, t)
+
+
+def cover_count(grid: Tuple[int, int], patch: int, stride: int,
+                padded_hw: Tuple[int, int]) -> jnp.ndarray:
+    """How many patches of a (m1, m2) grid cover each pixel of the padded canvas: (1, Hp, Wp, 1)."""
+    return _overlap_add(jnp.ones((1, *grid, patch, patch, 1)), padded_hw, stride)
 
 
 def fold_patches(patches: jnp.ndarray, out_hw: Tuple[int, int], stride: int,
@@ -104,5 +122,5 @@ def _fold_patches(patches, out_hw, stride, padding):
         raise ValueError(f"patches {patches.shape} do not tile {out_hw} with stride {stride} "
                          f"and padding {padding}")
     summed = _overlap_add(patches, (hp, wp), stride)
-    counts = _overlap_add(jnp.ones((1, m1, m2, p, p, 1), patches.dtype), (hp, wp), stride)
+    counts = cover_count((m1, m2), p, stride, (hp, wp)).astype(patches.dtype)
     return (summed / counts)[:, top:top + h, left:left + w, :]
