@@ -85,7 +85,7 @@ def from_config(config) -> "IGNN":
 class WeightNet(nn.Module):
     """1×1 edge-weight net: conv(E→64) → ResBlock(64, 1×1) → conv(64→1). (..., E) → (..., 1).
 
-    Applied to (k, B, H, W, E) edge features (1×1 convs act on the channel axis only).
+    Applied to (B, H, W, k, E) edge features (1×1 convs act on the channel axis only).
     """
     res_scale: float = 0.1
     hidden: int = 64
@@ -95,15 +95,6 @@ class WeightNet(nn.Module):
         x = conv(self.hidden, 1, name="conv_in")(x)
         x = ResBlock(self.hidden, 1, self.res_scale, name="res")(x)
         return conv(1, 1, name="conv_out")(x)
-
-
-def per_neighbour(fn, idx):
-    """Stacks fn(idx[..., j:j+1]) over the k neighbours, one at a time.
-
-    idx (B,m1,m2,k) → (k, *fn's output shape). `lax.map` keeps one neighbour's temporaries
-    alive where a call with all k would hold k copies of the gathered patches.
-    """
-    return jax.lax.map(lambda i: fn(i[..., None]), jnp.moveaxis(idx, -1, 0))
 
 
 def _neighbour_terms(y, y_down, i, w_lr, w_hr, down_convs, scale, patch, stride):
@@ -180,7 +171,7 @@ class GCNBlock(nn.Module):
     """Graph aggregation (the original `GCNBlock`).
 
     y (B,H,W,C) LR features; idx (B,m1,m2,k) son-patch neighbours of each LR patch;
-    edges (k,B,H*s,W*s,E) edge features per neighbour → (lr (B,H,W,C), hr (B,H*s,W*s,C)).
+    edges (B,H*s,W*s,k,E) edge features per neighbour → (lr (B,H,W,C), hr (B,H*s,W*s,C)).
     Each neighbour's HR aggregate goes through a shared 5×5 stride-s conv and two 3×3 convs
     back to LR; the LR (average-pooled) and HR weight nets score the k neighbours per pixel,
     softmax over k, and the weighted sums are returned.
@@ -197,9 +188,11 @@ class GCNBlock(nn.Module):
     def __call__(self, y, idx, edges):
         b, h, w, c = y.shape
         s, k = self.scale, self.k
-        edges_lr = edges.reshape(k, b, h, s, w, s, -1).mean(axis=(3, 5))      # AvgPool2d(s, s)
-        weight_lr = jax.nn.softmax(WeightNet(self.res_scale, name="weightnet_lr")(edges_lr), 0)
-        weight_hr = jax.nn.softmax(WeightNet(self.res_scale, name="weightnet_hr")(edges), 0)
+        edges_lr = edges.reshape(b, h, s, w, s, k, -1).mean(axis=(2, 4))      # AvgPool2d(s, s)
+        # Softmax over the k neighbours, then neighbour-major (k, B, ., ., 1) for the loop.
+        weight_lr, weight_hr = (
+            jnp.moveaxis(jax.nn.softmax(WeightNet(self.res_scale, name=name)(e), -2), -2, 0)
+            for name, e in (("weightnet_lr", edges_lr), ("weightnet_hr", edges)))
 
         down = tuple(tuple(ConvWeights(c, size, c, name=f"knn_down{n}")())
                      for n, size in enumerate((5, 3, 3)))
@@ -240,7 +233,7 @@ class IGNN(nn.Module):
         return graph_scale_for(self.scale)
 
     def graph(self, lr, son):
-        """Neighbour indices (B,m1,m2,k) and edge features (k,B,h*gs,w*gs,E), no gradients."""
+        """Neighbour indices (B,m1,m2,k) and edge features (B,h*gs,w*gs,k,E), no gradients."""
         if self.embedding == "vgg":
             embed = VGGEmbedding(self.pixel_range, name="embedding")
         elif self.embedding == "pixels":
@@ -257,9 +250,8 @@ class IGNN(nn.Module):
         _, idx = windowed_knn(patch_vectors(lr_emb), patch_vectors(son_emb), self.k,
                               self.window, self.graph_scale)
         idx = jax.lax.stop_gradient(idx)
-        edges = per_neighbour(lambda i: edge_features(
-            lr_emb, son_emb, i, self.graph_scale, self.patch_size, self.stride), idx)
-        return idx, jax.lax.stop_gradient(edges)
+        edges = edge_features(lr_emb, son_emb, idx, self.graph_scale, self.patch_size, self.stride)
+        return idx, jax.lax.stop_gradient(edges.reshape(edges.shape[:3] + (self.k, -1)))
 
     def check_sizes(self, lr, son):
         """Raises ValueError when son does not fit lr or the son patch grid has < k patches."""

@@ -12,8 +12,8 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from jaxrestore.ops.patches import (cover_count, extract_patches, fold_patches, overlap_add_bands,
-                                   patch_grid, patch_padding)
+from jaxrestore.ops.patches import (cover_count, extract_patches, overlap_add_bands, patch_grid,
+                                   patch_padding)
 from jaxrestore.ops.pixel_shuffle import pixel_shuffle
 
 ADAIN_EPS = 1e-5
@@ -31,12 +31,29 @@ def _check_grid(idx, grid, what):
         raise ValueError(f"idx grid {tuple(idx.shape[1:3])} != patch grid {tuple(grid)} of {what}")
 
 
-def _fold_hr(hr_patches, lr_hw, scale, patch, stride):
-    """Folds (B, m1, m2, p*s, p*s, D) HR patches of an LR h×w patch grid → (B, h*s, w*s, D)."""
+def _fold_hr_blocks(block, lr_hw, scale, patch, stride):
+    """The HR canvas (B, h*s, w*s, D) of an LR h×w patch grid, built one block at a time.
+
+    HR patches have side P = p*s at stride T = t*s; block(bu, bv, rows, cols) gives the part of
+    every patch in its block (bu, bv) (patch rows bu*T .. bu*T + rows - 1, rows ≤ T, columns
+    likewise) as (B, m1, rows, m2, cols, D). Overlaps are averaged, the padding cropped.
+    """
     h, w = lr_hw
+    m1, m2 = patch_grid(h, w, patch, stride)
+    hr_patch, hr_stride = patch * scale, stride * scale
+    bands = {}
+    for bu in range(-(-hr_patch // hr_stride)):
+        for bv in range(-(-hr_patch // hr_stride)):
+            rows = min(hr_stride, hr_patch - bu * hr_stride)
+            cols = min(hr_stride, hr_patch - bv * hr_stride)
+            part = jnp.pad(block(bu, bv, rows, cols), ((0, 0), (0, 0), (0, hr_stride - rows),
+                                                       (0, 0), (0, hr_stride - cols), (0, 0)))
+            bands[bu, bv] = part.reshape(part.shape[0], m1 * hr_stride, m2 * hr_stride, -1)
     (top, bottom), (left, right) = patch_padding(h, w, patch, stride)
-    padding = ((top * scale, bottom * scale), (left * scale, right * scale))
-    return fold_patches(hr_patches, (h * scale, w * scale), stride * scale, padding)
+    padded = ((h + top + bottom) * scale, (w + left + right) * scale)
+    summed = overlap_add_bands(bands, padded, hr_stride)
+    counts = cover_count((m1, m2), hr_patch, hr_stride, padded).astype(summed.dtype)
+    return (summed / counts)[:, top * scale:(top + h) * scale, left * scale:(left + w) * scale]
 
 
 def _mean_std(values: jnp.ndarray, axes) -> tuple[jnp.ndarray, jnp.ndarray]:
@@ -85,32 +102,21 @@ def cross_scale_aggregate(y: jnp.ndarray, y_down: jnp.ndarray, idx: jnp.ndarray,
                       ((0, 0), (son_top * scale, son_bottom * scale),
                        (son_left * scale, son_right * scale), (0, 0)))
     son_cols = patch_grid(hd, wd, patch, stride)[1]
-    hr_patch, hr_stride = patch * scale, stride * scale
+    hr_stride = stride * scale
     corner = jnp.stack([idx // son_cols, idx % son_cols], -1) * hr_stride  # b m1 m2 k 2
     corner = jnp.moveaxis(corner, 3, 1)                                     # b k m1 m2 2
     if adain:
         gain, shift = (jnp.moveaxis(v, 3, 1)[:, :, :, None, :, None]        # b k m1 1 m2 1 C
                        for v in _adain_affine(y, y_down, idx, scale, patch, stride))
-    m1, m2 = idx.shape[1:3]
-    bands = {}
-    for bu in range(-(-hr_patch // hr_stride)):
-        for bv in range(-(-hr_patch // hr_stride)):
-            # Block (bu, bv) of each neighbour's window: rows bu*T .. bu*T + rows - 1, T = s*t.
-            rows = min(hr_stride, hr_patch - bu * hr_stride)
-            cols = min(hr_stride, hr_patch - bv * hr_stride)
-            block = _read_windows(windows, corner + jnp.array([bu, bv]) * hr_stride,
-                                  (rows, cols))                             # b k m1 r m2 c C
-            if adain:
-                block = block * gain + shift
-            block = jnp.pad(block, ((0, 0),) * 3 + ((0, hr_stride - rows), (0, 0),
-                                                    (0, hr_stride - cols), (0, 0)))
-            bands[bu, bv] = block.transpose(0, 2, 3, 4, 5, 1, 6).reshape(
-                b, m1 * hr_stride, m2 * hr_stride, k * c)
-    (top, bottom), (left, right) = patch_padding(h, w, patch, stride)
-    padded = ((h + top + bottom) * scale, (w + left + right) * scale)
-    summed = overlap_add_bands(bands, padded, hr_stride)
-    counts = cover_count((m1, m2), hr_patch, hr_stride, padded).astype(y.dtype)
-    return (summed / counts)[:, top * scale:(top + h) * scale, left * scale:(left + w) * scale]
+
+    def block(bu, bv, rows, cols):  # rows bu*T .. of every neighbour's window, T = s*t
+        part = _read_windows(windows, corner + jnp.array([bu, bv]) * hr_stride, (rows, cols))
+        if adain:
+            part = part * gain + shift                                      # b k m1 r m2 c C
+        return part.transpose(0, 2, 3, 4, 5, 1, 6).reshape(
+            b, idx.shape[1], rows, idx.shape[2], cols, k * c)
+
+    return _fold_hr_blocks(block, (h, w), scale, patch, stride)
 
 
 def _read_windows(images: jnp.ndarray, corners: jnp.ndarray, size) -> jnp.ndarray:
@@ -137,8 +143,8 @@ def edge_features(query_emb: jnp.ndarray, database_emb: jnp.ndarray, idx: jnp.nd
     q = extract_patches(query_emb, patch, stride)
     _check_grid(idx, q.shape[1:3], "query_emb")
     nbrs = _gather(extract_patches(database_emb, patch, stride), idx)
-    diff = jnp.abs(q[:, :, :, None] - nbrs).sum(axis=(4, 5))  # (B, m1, m2, k, E)
     m1, m2 = idx.shape[1:3]
-    ps = patch * scale
-    spread = jnp.broadcast_to(diff.reshape(b, m1, m2, 1, 1, k * e), (b, m1, m2, ps, ps, k * e))
-    return _fold_hr(spread, (h, w), scale, patch, stride)
+    diff = jnp.abs(q[:, :, :, None] - nbrs).sum(axis=(4, 5)).reshape(b, m1, m2, k * e)
+    spread = lambda bu, bv, rows, cols: jnp.broadcast_to(  # noqa: E731
+        diff[:, :, None, :, None], (b, m1, rows, m2, cols, k * e))
+    return _fold_hr_blocks(spread, (h, w), scale, patch, stride)
