@@ -53,6 +53,18 @@ def test_f23_from_the_same_construction():
                                atol=1e-12)
 
 
+@pytest.mark.parametrize("r1,r2", [(3, 3), (3, 2), (2, 3), (2, 2)])
+def test_two_dimensional_transforms_give_the_valid_correlation(r1, r2):
+    """F(4×4, r1×r2) from the Kronecker transforms: A ((G g) * (B d)) = the 4×4 valid
+    correlation of a (3+r1)×(3+r2) tile with an r1×r2 kernel (the phase kernels of 5×5 s2)."""
+    input_t, kernel_t, output_t = winograd.transforms(r1, r2)
+    rng = np.random.default_rng(8)
+    d, g = rng.normal(size=(3 + r1, 3 + r2)), rng.normal(size=(r1, r2))
+    want = np.array([[np.sum(d[i:i + r1, j:j + r2] * g) for j in range(4)] for i in range(4)])
+    got = output_t @ ((kernel_t @ g.reshape(-1)) * (input_t @ d.reshape(-1)))
+    np.testing.assert_allclose(got.reshape(4, 4), want, rtol=0, atol=1e-4)
+
+
 def test_repeated_points_are_rejected():
     with pytest.raises(ValueError, match="distinct"):
         winograd.toom_cook_matrices((0.0, 1.0, 1.0, 0.5, -2.0))
@@ -113,6 +125,19 @@ def test_derivatives_are_the_convolutions():
     _, got_t = jax.jvp(lambda x, k: winograd.conv3x3(x, k, padding), (x, kernel), tangents)
     _, want_t = jax.jvp(lambda x, k: xla_conv(x, k, padding), (x, kernel), tangents)
     np.testing.assert_allclose(got_t, want_t, rtol=1e-5, atol=1e-5)
+
+
+def test_conv5x5_stride2_derivatives_are_the_convolutions():
+    rng = np.random.default_rng(9)
+    x = jnp.asarray(rng.normal(size=(2, 9, 6, 3)), jnp.float32)
+    kernel = jnp.asarray(rng.normal(size=(5, 5, 3, 4)), jnp.float32)
+    strided = lambda x, k: jax.lax.conv_general_dilated(  # noqa: E731
+        x, k, (2, 2), ((2, 2), (2, 2)), dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    loss = lambda conv: lambda x, k: jnp.sum(jnp.sin(conv(x, k)))  # noqa: E731
+    got = jax.grad(loss(winograd.conv5x5_stride2), argnums=(0, 1))(x, kernel)
+    want = jax.grad(loss(strided), argnums=(0, 1))(x, kernel)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4)
 
 
 def test_vmap_and_jit_agree_with_single_calls():

@@ -15,7 +15,8 @@ import jax.numpy as jnp
 
 from jaxrestore.ops.pixel_shuffle import pixel_shuffle
 from jaxrestore.ops.winograd import (conv3x3, conv3x3_transformed, conv5x5_stride2,
-                                     space_to_depth_input, space_to_depth_kernel, transform_kernel)
+                                     conv5x5_stride2_transformed, stride2_phase_kernels,
+                                     transform_kernel)
 
 FROZEN = "constants"
 
@@ -98,9 +99,8 @@ def prepared_conv2d(kernel: jax.Array, bias: jax.Array, stride: int = 1,
         u = transform_kernel(kernel)
         return lambda x: conv3x3_transformed(x, u) + bias.astype(x.dtype)
     if method == "winograd5x5s2":
-        u = transform_kernel(space_to_depth_kernel(kernel))
-        return lambda x: conv3x3_transformed(space_to_depth_input(x), u, ((0, 0), (0, 0))
-                                             ) + bias.astype(x.dtype)
+        phase_kernels = stride2_phase_kernels(kernel)
+        return lambda x: conv5x5_stride2_transformed(x, phase_kernels) + bias.astype(x.dtype)
     return lambda x: _direct(x, kernel.astype(x.dtype), stride) + bias.astype(x.dtype)
 
 

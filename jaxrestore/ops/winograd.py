@@ -1,20 +1,23 @@
-"""3×3 stride-1 (and 5×5 stride-2) convolution by Winograd's minimal filtering F(4×4, 3×3), NHWC.
+"""3×3 stride-1 and 5×5 stride-2 convolutions by Winograd's minimal filtering F(4×4, r×r), NHWC.
 
-Each 6×6 input tile and each 3×3 kernel are taken to a 6×6 "transform" domain (`B^T d B`,
-`G g G^T`), where the convolution of the tile becomes 36 independent channel matrix products,
-one per transform position; `A^T m A` takes their results back to the tile's 4×4 outputs.
-That is 36 multiplies per input-output channel pair where the direct convolution needs
-16 × 9 = 144, so on CPUs, where XLA's direct 3×3 convolution already runs near the
-matrix-multiply rate, it is the way to fewer FLOPs: at 128²×256 on a 2-core CPU ~1.4× faster
-alone (bench/conv_throughput.py) and ~2× in a chain of layers, where the output rearrangement
-fuses with the next one. All three transforms are single matrix products with Kronecker
-matrices (B^T ⊗ B^T, G ⊗ G, A^T ⊗ A^T), which XLA runs far faster than the separable form.
+Each (3+r)×(3+r) input tile and each r×r kernel are taken to a "transform" domain (`B^T d B`,
+`G g G^T`), where the convolution of the tile becomes (3+r)² independent channel matrix
+products, one per transform position; `A^T m A` takes their results back to the tile's 4×4
+outputs. For 3×3 that is 36 multiplies per input-output channel pair where the direct
+convolution needs 16 × 9 = 144, so on CPUs, where XLA's direct 3×3 convolution already runs
+near the matrix-multiply rate, it is the way to fewer FLOPs: at 128²×256 on a 2-core CPU ~1.4×
+faster alone (bench/conv_throughput.py) and ~2× in a chain of layers, where the output
+rearrangement fuses with the next one. All three transforms are single matrix products with
+Kronecker matrices (B^T ⊗ B^T, G ⊗ G, A^T ⊗ A^T), which XLA runs far faster than the separable
+form. A 5×5 stride-2 convolution is the sum of four stride-1 ones over the 2×2 phases of its
+input (polyphase), with 3×3, 3×2, 2×3 and 2×2 kernels, each by F(4×4, r1×r2).
 
-The matrices are the Toom-Cook construction on the points (0, 1, -1, 1/2, -2, ∞). Among the
-usual choices these keep float32 error lowest: on N(0, 1) inputs and He-scaled 256-channel
-kernels the root-mean-square error against a float64 convolution is ~3× that of XLA's direct
-float32 convolution (the canonical points 0, ±1, ±2 give ~4×). Works under `jit` and `vmap`;
-derivatives (forward and reverse mode) are computed by XLA's direct convolution.
+The matrices are the Toom-Cook construction on the points (0, 1, -1, 1/2, -2, ∞) (F(4, 3)) and
+(0, 1, -1, 1/2, ∞) (F(4, 2)). Among the usual choices these keep float32 error lowest: on
+N(0, 1) inputs and He-scaled 256-channel kernels the root-mean-square error of the 3×3
+convolution against a float64 one is ~3× that of XLA's direct float32 convolution (the
+canonical points 0, ±1, ±2 give ~4×). Works under `jit` and `vmap`; derivatives (forward and
+reverse mode) are computed by XLA's direct convolution.
 """
 import functools
 
@@ -22,8 +25,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-TILE = 4                                  # outputs per tile side (the m of F(m, 3))
-POINTS = (0.0, 1.0, -1.0, 0.5, -2.0)      # finite interpolation points; ∞ is the sixth
+TILE = 4                                  # outputs per tile side (the m of F(m, r))
+POINTS = (0.0, 1.0, -1.0, 0.5, -2.0)      # finite points of F(4, 3), ∞ the sixth; F(4, 2) takes
+                                          # the first four
 
 
 def toom_cook_matrices(points=POINTS, m: int = TILE, r: int = 3):
@@ -53,23 +57,53 @@ def toom_cook_matrices(points=POINTS, m: int = TILE, r: int = 3):
     return a_t, g, b_t
 
 
-A_T, G, B_T = (np.asarray(t, np.float32) for t in toom_cook_matrices())
-INPUT_TRANSFORM = np.kron(B_T, B_T)      # (36, 36): row i*6 + j, column a*6 + b
-KERNEL_TRANSFORM = np.kron(G, G)         # (36, 9): G g G^T, column a*3 + b
-OUTPUT_TRANSFORM = np.kron(A_T, A_T)     # (16, 36): row p*4 + q
+@functools.cache
+def transforms(r1: int, r2: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """float32 Kronecker transforms of F(4×4, r1×r2), n = 3 + r: input B^T ⊗ B^T (n1n2, n1n2),
+    kernel G ⊗ G (n1n2, r1r2), output A^T ⊗ A^T (16, n1n2); position index i*n2 + j."""
+    (a1, g1, b1), (a2, g2, b2) = (toom_cook_matrices(POINTS[:TILE + r - 2], TILE, r)
+                                  for r in (r1, r2))
+    return tuple(np.kron(u, v).astype(np.float32) for u, v in ((b1, b2), (g1, g2), (a1, a2)))
 
 
-def direct_conv3x3(x: jax.Array, kernel: jax.Array, padding) -> jax.Array:
-    """XLA's own convolution with the signature of `conv3x3`."""
-    return jax.lax.conv_general_dilated(x, kernel, (1, 1), padding,
+def direct_conv(x: jax.Array, kernel: jax.Array, padding, stride: int = 1) -> jax.Array:
+    """XLA's own convolution: x (B,H,W,Cin), kernel (k,k,Cin,Cout), ((t, b), (l, r)) padding."""
+    return jax.lax.conv_general_dilated(x, kernel, (stride, stride), padding,
                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
 
 def transform_kernel(kernel: jax.Array) -> jax.Array:
-    """Winograd domain `G g G^T` of every input-output pair: (3,3,Cin,Cout) → (36,Cin,Cout)."""
-    if kernel.shape[:2] != (3, 3):
-        raise ValueError(f"conv3x3 needs a 3x3 kernel, got {kernel.shape[:2]}")
-    return (KERNEL_TRANSFORM @ kernel.reshape(9, -1)).reshape((TILE + 2) ** 2, *kernel.shape[2:])
+    """Winograd domain `G g G^T` of every input-output pair: (r1,r2,Cin,Cout) →
+    ((3+r1)(3+r2), Cin, Cout), r ∈ {2, 3}."""
+    r1, r2 = kernel.shape[:2]
+    if not {r1, r2} <= {2, 3}:
+        raise ValueError(f"Winograd kernels are 3x3, 3x2, 2x3 or 2x2, got {r1}x{r2}")
+    kernel_transform = transforms(r1, r2)[1]
+    return (kernel_transform @ kernel.reshape(r1 * r2, -1)).reshape(
+        kernel_transform.shape[0], *kernel.shape[2:])
+
+
+def _transformed_tiles(x: jax.Array, kernel_hw, tiles_hw) -> jax.Array:
+    """B^T d B of every input tile: x (B, ≥4·th+r1-1, ≥4·tw+r2-1, C) → (n1n2, B·th·tw, C).
+
+    The n1·n2 strided slices hold the n1·n2 positions of all tiles at once; one product with
+    B^T ⊗ B^T transforms them.
+    """
+    (r1, r2), (tiles_h, tiles_w) = kernel_hw, tiles_hw
+    n1, n2, c = TILE + r1 - 1, TILE + r2 - 1, x.shape[-1]
+    tiles = jnp.stack([x[:, i:i + TILE * tiles_h:TILE, j:j + TILE * tiles_w:TILE]
+                       for i in range(n1) for j in range(n2)])           # (n1n2, b, th, tw, c)
+    return (transforms(r1, r2)[0] @ tiles.reshape(n1 * n2, -1)).reshape(n1 * n2, -1, c)
+
+
+def _output(products: jax.Array, output_transform: np.ndarray, batch: int, tiles_hw,
+            out_hw) -> jax.Array:
+    """A^T M A of every tile, interleaved: products (P, B·th·tw, D) → (B, out_h, out_w, D)."""
+    (tiles_h, tiles_w), (out_h, out_w) = tiles_hw, out_hw
+    y = (output_transform @ products.reshape(products.shape[0], -1)).reshape(
+        TILE, TILE, batch, tiles_h, tiles_w, -1)
+    y = y.transpose(2, 3, 0, 4, 1, 5)                                   # b th p tw q d
+    return y.reshape(batch, TILE * tiles_h, TILE * tiles_w, -1)[:, :out_h, :out_w]
 
 
 def conv3x3_transformed(x: jax.Array, u: jax.Array, padding=((1, 1), (1, 1))) -> jax.Array:
@@ -80,26 +114,17 @@ def conv3x3_transformed(x: jax.Array, u: jax.Array, padding=((1, 1), (1, 1))) ->
     (slower than `conv3x3`'s derivatives).
     """
     padding = tuple(tuple(p) for p in padding)
-    m, n = TILE, TILE + 2
     (top, bottom), (left, right) = padding
-    b, h, w, c = x.shape
+    b, h, w, _ = x.shape
     out_h, out_w = h + top + bottom - 2, w + left + right - 2
     if out_h < 1 or out_w < 1:
         raise ValueError(f"conv3x3: input {h}x{w} with padding {padding} leaves no output")
-    tiles_h, tiles_w = -(-out_h // m), -(-out_w // m)
-    x = jnp.pad(x, ((0, 0), (top, bottom + m * tiles_h - out_h),
-                    (left, right + m * tiles_w - out_w), (0, 0)))
-    # Input transform B^T d B of every tile as one product with B^T ⊗ B^T (36×36): the 36
-    # strided slices hold the 36 positions of all tiles at once.
-    tiles = jnp.stack([x[:, i:i + m * tiles_h:m, j:j + m * tiles_w:m]
-                       for i in range(n) for j in range(n)])             # (36, b, th, tw, c)
-    v = (INPUT_TRANSFORM @ tiles.reshape(n * n, -1)).reshape(n * n, -1, c)
-    products = jnp.einsum("ptc,pcd->ptd", v, u.astype(x.dtype))          # (36, b*th*tw, d)
-    # Output transform A^T M A, as one product with A^T ⊗ A^T (16×36); then interleave each
-    # tile's 4×4 outputs.
-    y = (OUTPUT_TRANSFORM @ products.reshape(n * n, -1)).reshape(m, m, b, tiles_h, tiles_w, -1)
-    y = y.transpose(2, 3, 0, 4, 1, 5)                                   # b th p tw q d
-    return y.reshape(b, m * tiles_h, m * tiles_w, -1)[:, :out_h, :out_w]
+    tiles = (-(-out_h // TILE), -(-out_w // TILE))
+    x = jnp.pad(x, ((0, 0), (top, bottom + TILE * tiles[0] - out_h),
+                    (left, right + TILE * tiles[1] - out_w), (0, 0)))
+    products = jnp.einsum("ptc,pcd->ptd", _transformed_tiles(x, (3, 3), tiles),
+                          u.astype(x.dtype))                             # (36, b*th*tw, d)
+    return _output(products, transforms(3, 3)[2], b, tiles, (out_h, out_w))
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
@@ -112,6 +137,8 @@ def conv3x3(x: jax.Array, kernel: jax.Array, padding=((1, 1), (1, 1))) -> jax.Ar
     Derivatives are those of the convolution, computed by XLA's direct convolution (on CPU its
     transposed convolutions are faster than transposing the Winograd transforms).
     """
+    if kernel.shape[:2] != (3, 3):
+        raise ValueError(f"conv3x3 needs a 3x3 kernel, got {kernel.shape[:2]}")
     kernel = kernel + _zero_depending_on(x).astype(kernel.dtype)
     return conv3x3_transformed(x, transform_kernel(kernel), padding)
 
@@ -131,35 +158,58 @@ def _zero_depending_on(x: jax.Array) -> jax.Array:
 @conv3x3.defjvp
 def _conv3x3_jvp(padding, primals, tangents):
     (x, kernel), (dx, dkernel) = primals, tangents
-    tangent = direct_conv3x3(dx, kernel, padding) + direct_conv3x3(x, dkernel, padding)
+    tangent = direct_conv(dx, kernel, padding) + direct_conv(x, dkernel, padding)
     return conv3x3(x, kernel, padding), tangent
 
 
-def space_to_depth_kernel(kernel: jax.Array) -> jax.Array:
-    """A 5×5 stride-2 kernel (5,5,Cin,Cout) as the 3×3 kernel (3,3,4Cin,Cout) that convolves the
-    `space_to_depth_input` (see `conv5x5_stride2`)."""
+PHASES = ((0, 0), (0, 1), (1, 0), (1, 1))   # (row, column) phases of a stride-2 convolution
+
+
+def stride2_phase_kernels(kernel: jax.Array) -> tuple[jax.Array, ...]:
+    """A 5×5 stride-2 kernel (5,5,Cin,Cout) as its four transformed phase kernels, in PHASES
+    order: kernel[a::2, b::2] (3×3, 3×2, 2×3, 2×2) in the Winograd domain."""
     if kernel.shape[:2] != (5, 5):
         raise ValueError(f"conv5x5_stride2 needs a 5x5 kernel, got {kernel.shape[:2]}")
-    c = kernel.shape[2]
-    kernel = jnp.pad(kernel, ((0, 1), (0, 1), (0, 0), (0, 0)))
-    kernel = kernel.reshape(3, 2, 3, 2, c, -1).transpose(0, 2, 1, 3, 4, 5)
-    return kernel.reshape(3, 3, 4 * c, -1)
+    return tuple(transform_kernel(kernel[a::2, b::2]) for a, b in PHASES)
 
 
-def space_to_depth_input(x: jax.Array) -> jax.Array:
-    """x (B,H,W,C) padded by 2 (PyTorch's) → its 2×2 phases (B, ⌈H/2⌉+2, ⌈W/2⌉+2, 4C)."""
-    b, h, w, c = x.shape
-    half_h, half_w = -(-h // 2) + 2, -(-w // 2) + 2
-    x = jnp.pad(x, ((0, 0), (2, 2 * half_h - h - 2), (2, 2 * half_w - w - 2), (0, 0)))
-    x = x.reshape(b, half_h, 2, half_w, 2, c).transpose(0, 1, 3, 2, 4, 5)
-    return x.reshape(b, half_h, half_w, 4 * c)
+def conv5x5_stride2_transformed(x: jax.Array, phase_kernels) -> jax.Array:
+    """`conv5x5_stride2` with its kernel given as `stride2_phase_kernels(kernel)`.
 
-
-def conv5x5_stride2(x: jax.Array, kernel: jax.Array) -> jax.Array:
-    """A 5×5 stride-2 convolution with zero padding 2 (PyTorch's), by `conv3x3`.
-
-    x (B,H,W,Cin), kernel (5,5,Cin,Cout) → (B, ⌈H/2⌉, ⌈W/2⌉, Cout). With the kernel extended to
-    6×6 by zeros, output o = Σ_{u,a} kernel[2u + a] · x_padded[2(o + u) + a]: a 3×3 valid
-    convolution over the space-to-depth input (the 2×2 phases a as 4·Cin channels).
+    With zero padding 2, output o = Σ_u kernel[u] x_padded[2o + u] = Σ_a Σ_v kernel[2v + a]
+    x_padded[2(o + v) + a]: for each phase a, a stride-1 convolution of x_padded[a::2] with
+    kernel[a::2]. The four phases' transform-domain products share one output transform.
     """
-    return conv3x3(space_to_depth_input(x), space_to_depth_kernel(kernel), ((0, 0), (0, 0)))
+    b, h, w, _ = x.shape
+    out_h, out_w = -(-h // 2), -(-w // 2)
+    tiles = (-(-out_h // TILE), -(-out_w // TILE))
+    # Phase a of rows needs TILE * tiles + 2 rows: 2 * that + 1 padded rows in all.
+    x = jnp.pad(x, ((0, 0), (2, 2 * TILE * tiles[0] + 5 - h - 2),
+                    (2, 2 * TILE * tiles[1] + 5 - w - 2), (0, 0)))
+    products, output_transforms = [], []
+    for (a, c), u in zip(PHASES, phase_kernels):
+        kernel_hw = (3 - a, 3 - c)
+        v = _transformed_tiles(x[:, a::2, c::2], kernel_hw, tiles)
+        products.append(jnp.einsum("ptc,pcd->ptd", v, u.astype(x.dtype)))
+        output_transforms.append(transforms(*kernel_hw)[2])
+    return _output(jnp.concatenate(products), np.concatenate(output_transforms, axis=1), b,
+                   tiles, (out_h, out_w))
+
+
+@jax.custom_jvp
+def conv5x5_stride2(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    """A 5×5 stride-2 convolution with zero padding 2 (PyTorch's), by Winograd over its phases.
+
+    x (B,H,W,Cin), kernel (5,5,Cin,Cout) → (B, ⌈H/2⌉, ⌈W/2⌉, Cout). Derivatives by XLA's direct
+    convolution, as `conv3x3`.
+    """
+    kernel = kernel + _zero_depending_on(x).astype(kernel.dtype)
+    return conv5x5_stride2_transformed(x, stride2_phase_kernels(kernel))
+
+
+@conv5x5_stride2.defjvp
+def _conv5x5_stride2_jvp(primals, tangents):
+    (x, kernel), (dx, dkernel) = primals, tangents
+    padding = ((2, 2), (2, 2))
+    tangent = direct_conv(dx, kernel, padding, 2) + direct_conv(x, dkernel, padding, 2)
+    return conv5x5_stride2(x, kernel), tangent
