@@ -164,7 +164,8 @@ def test_a_deep_chain_does_not_hold_every_transformed_kernel():
     the kernel transforms ran up front), and the output is unchanged."""
     rng = np.random.default_rng(6)
     x = jnp.asarray(rng.normal(size=(1, 16, 16, 128)), jnp.float32)
-    kernels = jnp.asarray(rng.normal(size=(12, 3, 3, 128, 128)) * 0.03, jnp.float32)
+    kernels = [jnp.asarray(rng.normal(size=(3, 3, 128, 128)) * 0.03, jnp.float32)
+               for _ in range(12)]                        # separate arrays, as a model's weights
 
     def chain(conv):
         def run(x, kernels):

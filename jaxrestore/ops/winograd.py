@@ -72,15 +72,20 @@ def direct_conv(x: jax.Array, kernel: jax.Array, padding, stride: int = 1) -> ja
                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
 
-def transform_kernel(kernel: jax.Array) -> jax.Array:
+def transform_kernel(kernel: jax.Array, after: jax.Array | None = None) -> jax.Array:
     """Winograd domain `G g G^T` of every input-output pair: (r1,r2,Cin,Cout) →
-    ((3+r1)(3+r2), Cin, Cout), r ∈ {2, 3}."""
+    ((3+r1)(3+r2), Cin, Cout), r ∈ {2, 3}.
+
+    after: an array the transform is made to wait for (the convolution's input), so that XLA
+    cannot compute it earlier (see `_zero_depending_on`).
+    """
     r1, r2 = kernel.shape[:2]
     if not {r1, r2} <= {2, 3}:
         raise ValueError(f"Winograd kernels are 3x3, 3x2, 2x3 or 2x2, got {r1}x{r2}")
-    kernel_transform = transforms(r1, r2)[1]
-    return (kernel_transform @ kernel.reshape(r1 * r2, -1)).reshape(
-        kernel_transform.shape[0], *kernel.shape[2:])
+    matrix = jnp.asarray(transforms(r1, r2)[1], kernel.dtype)
+    if after is not None:
+        matrix = matrix + _zero_depending_on(after).astype(kernel.dtype)
+    return (matrix @ kernel.reshape(r1 * r2, -1)).reshape(matrix.shape[0], *kernel.shape[2:])
 
 
 def _transformed_tiles(x: jax.Array, kernel_hw, tiles_hw) -> jax.Array:
@@ -139,15 +144,14 @@ def conv3x3(x: jax.Array, kernel: jax.Array, padding=((1, 1), (1, 1))) -> jax.Ar
     """
     if kernel.shape[:2] != (3, 3):
         raise ValueError(f"conv3x3 needs a 3x3 kernel, got {kernel.shape[:2]}")
-    kernel = kernel + _zero_depending_on(x).astype(kernel.dtype)
-    return conv3x3_transformed(x, transform_kernel(kernel), padding)
+    return conv3x3_transformed(x, transform_kernel(kernel, after=x), padding)
 
 
 def _zero_depending_on(x: jax.Array) -> jax.Array:
     """An exact 0 that XLA cannot compute before x exists (whatever x holds, even NaN).
 
-    Added to a kernel, it keeps XLA from transforming every layer's kernel up front: each
-    transformed kernel is 4× the kernel, and a deep network's would all be alive at once
+    Added to the kernel transform, it keeps XLA from transforming every layer's kernel up front:
+    each transformed kernel is 4× the kernel, and a deep network's would all be alive at once
     (the full IGNN's XLA temporaries: 1.3 GB → 0.77 GB at LR 128²). An optimization barrier
     does not do it on CPU. min(i, 0) & max(i, 0) is 0 for every integer i.
     """
@@ -165,12 +169,14 @@ def _conv3x3_jvp(padding, primals, tangents):
 PHASES = ((0, 0), (0, 1), (1, 0), (1, 1))   # (row, column) phases of a stride-2 convolution
 
 
-def stride2_phase_kernels(kernel: jax.Array) -> tuple[jax.Array, ...]:
+def stride2_phase_kernels(kernel: jax.Array, after: jax.Array | None = None
+                          ) -> tuple[jax.Array, ...]:
     """A 5×5 stride-2 kernel (5,5,Cin,Cout) as its four transformed phase kernels, in PHASES
-    order: kernel[a::2, b::2] (3×3, 3×2, 2×3, 2×2) in the Winograd domain."""
+    order: kernel[a::2, b::2] (3×3, 3×2, 2×3, 2×2) in the Winograd domain (`after` as in
+    `transform_kernel`)."""
     if kernel.shape[:2] != (5, 5):
         raise ValueError(f"conv5x5_stride2 needs a 5x5 kernel, got {kernel.shape[:2]}")
-    return tuple(transform_kernel(kernel[a::2, b::2]) for a, b in PHASES)
+    return tuple(transform_kernel(kernel[a::2, b::2], after) for a, b in PHASES)
 
 
 def conv5x5_stride2_transformed(x: jax.Array, phase_kernels) -> jax.Array:
@@ -203,8 +209,7 @@ def conv5x5_stride2(x: jax.Array, kernel: jax.Array) -> jax.Array:
     x (B,H,W,Cin), kernel (5,5,Cin,Cout) → (B, ⌈H/2⌉, ⌈W/2⌉, Cout). Derivatives by XLA's direct
     convolution, as `conv3x3`.
     """
-    kernel = kernel + _zero_depending_on(x).astype(kernel.dtype)
-    return conv5x5_stride2_transformed(x, stride2_phase_kernels(kernel))
+    return conv5x5_stride2_transformed(x, stride2_phase_kernels(kernel, after=x))
 
 
 @conv5x5_stride2.defjvp
