@@ -101,13 +101,15 @@ def _transformed_tiles(x: jax.Array, kernel_hw, tiles_hw) -> jax.Array:
     return (transforms(r1, r2)[0] @ tiles.reshape(n1 * n2, -1)).reshape(n1 * n2, -1, c)
 
 
-def _output(products: jax.Array, output_transform: np.ndarray, batch: int, tiles_hw,
-            out_hw) -> jax.Array:
-    """A^T M A of every tile, interleaved: products (P, B·th·tw, D) → (B, out_h, out_w, D)."""
+def _output_transform(products: jax.Array, kernel_hw) -> jax.Array:
+    """A^T M A of every tile: products (n1n2, B·th·tw, D) → (16, B·th·tw·D)."""
+    return transforms(*kernel_hw)[2] @ products.reshape(products.shape[0], -1)
+
+
+def _interleave(outputs: jax.Array, batch: int, tiles_hw, out_hw) -> jax.Array:
+    """Each tile's 4×4 outputs (16, B·th·tw·D) into the image (B, out_h, out_w, D)."""
     (tiles_h, tiles_w), (out_h, out_w) = tiles_hw, out_hw
-    y = (output_transform @ products.reshape(products.shape[0], -1)).reshape(
-        TILE, TILE, batch, tiles_h, tiles_w, -1)
-    y = y.transpose(2, 3, 0, 4, 1, 5)                                   # b th p tw q d
+    y = outputs.reshape(TILE, TILE, batch, tiles_h, tiles_w, -1).transpose(2, 3, 0, 4, 1, 5)
     return y.reshape(batch, TILE * tiles_h, TILE * tiles_w, -1)[:, :out_h, :out_w]
 
 
@@ -129,7 +131,7 @@ def conv3x3_transformed(x: jax.Array, u: jax.Array, padding=((1, 1), (1, 1))) ->
                     (left, right + TILE * tiles[1] - out_w), (0, 0)))
     products = jnp.einsum("ptc,pcd->ptd", _transformed_tiles(x, (3, 3), tiles),
                           u.astype(x.dtype))                             # (36, b*th*tw, d)
-    return _output(products, transforms(3, 3)[2], b, tiles, (out_h, out_w))
+    return _interleave(_output_transform(products, (3, 3)), b, tiles, (out_h, out_w))
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
@@ -184,7 +186,7 @@ def conv5x5_stride2_transformed(x: jax.Array, phase_kernels) -> jax.Array:
 
     With zero padding 2, output o = Σ_u kernel[u] x_padded[2o + u] = Σ_a Σ_v kernel[2v + a]
     x_padded[2(o + v) + a]: for each phase a, a stride-1 convolution of x_padded[a::2] with
-    kernel[a::2]. The four phases' transform-domain products share one output transform.
+    kernel[a::2]. The four phases' outputs are summed before they are interleaved.
     """
     b, h, w, _ = x.shape
     out_h, out_w = -(-h // 2), -(-w // 2)
@@ -192,14 +194,12 @@ def conv5x5_stride2_transformed(x: jax.Array, phase_kernels) -> jax.Array:
     # Phase a of rows needs TILE * tiles + 2 rows: 2 * that + 1 padded rows in all.
     x = jnp.pad(x, ((0, 0), (2, 2 * TILE * tiles[0] + 5 - h - 2),
                     (2, 2 * TILE * tiles[1] + 5 - w - 2), (0, 0)))
-    products, output_transforms = [], []
+    outputs = 0
     for (a, c), u in zip(PHASES, phase_kernels):
         kernel_hw = (3 - a, 3 - c)
         v = _transformed_tiles(x[:, a::2, c::2], kernel_hw, tiles)
-        products.append(jnp.einsum("ptc,pcd->ptd", v, u.astype(x.dtype)))
-        output_transforms.append(transforms(*kernel_hw)[2])
-    return _output(jnp.concatenate(products), np.concatenate(output_transforms, axis=1), b,
-                   tiles, (out_h, out_w))
+        outputs += _output_transform(jnp.einsum("ptc,pcd->ptd", v, u.astype(x.dtype)), kernel_hw)
+    return _interleave(outputs, b, tiles, (out_h, out_w))
 
 
 @jax.custom_jvp
