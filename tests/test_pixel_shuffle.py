@@ -2,7 +2,7 @@
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrestore.ops.pixel_shuffle import pixel_shuffle, pixel_unshuffle
+from jaxrestore.ops.pixel_shuffle import pixel_shuffle, pixel_unshuffle, repeat_pixels
 
 
 def test_pixel_shuffle_pytorch_layout_by_hand():
@@ -44,3 +44,9 @@ def test_unshuffle_matches_loop_and_crops_like_pixelshuffle_down():
                 for i in range(r):
                     for j in range(r):
                         assert got[0, h, w, c * r * r + i * r + j] == x[0, h * r + i, w * r + j, c]
+
+
+def test_repeat_pixels_hand_values():
+    x = jnp.arange(4.0).reshape(1, 2, 2, 1)
+    want = [[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 3, 3], [2, 2, 3, 3]]
+    np.testing.assert_array_equal(repeat_pixels(x, 2)[0, :, :, 0], want)

@@ -35,7 +35,7 @@ from jaxrestore.ops.aggregate import cross_scale_aggregate, edge_features
 from jaxrestore.ops.imresize import imresize
 from jaxrestore.ops.knn import windowed_knn
 from jaxrestore.ops.patches import extract_patches, patch_grid
-from jaxrestore.ops.pixel_shuffle import pixel_unshuffle
+from jaxrestore.ops.pixel_shuffle import pixel_unshuffle, repeat_pixels
 
 DIV2K_MEAN = (0.4488, 0.4371, 0.4040)
 EMBEDDINGS = ("vgg", "pixels")
@@ -171,10 +171,12 @@ class GCNBlock(nn.Module):
     """Graph aggregation (the original `GCNBlock`).
 
     y (B,H,W,C) LR features; idx (B,m1,m2,k) son-patch neighbours of each LR patch;
-    edges (B,H*s,W*s,k,E) edge features per neighbour → (lr (B,H,W,C), hr (B,H*s,W*s,C)).
+    edges (B,H,W,k,E) LR edge features per neighbour → (lr (B,H,W,C), hr (B,H*s,W*s,C)).
     Each neighbour's HR aggregate goes through a shared 5×5 stride-s conv and two 3×3 convs
-    back to LR; the LR (average-pooled) and HR weight nets score the k neighbours per pixel,
-    softmax over k, and the weighted sums are returned.
+    back to LR; the LR and HR weight nets score the k neighbours per pixel, softmax over k, and
+    the weighted sums are returned. The original's HR edge features are the LR ones with each
+    pixel repeated s×s (see `edge_features`), so its average pooling gives the LR ones back and
+    its pointwise HR weight net equals the net on the LR features, repeated: computed so.
     """
     features: int
     scale: int
@@ -186,13 +188,12 @@ class GCNBlock(nn.Module):
 
     @nn.compact
     def __call__(self, y, idx, edges):
-        b, h, w, c = y.shape
-        s, k = self.scale, self.k
-        edges_lr = edges.reshape(b, h, s, w, s, k, -1).mean(axis=(2, 4))      # AvgPool2d(s, s)
-        # Softmax over the k neighbours, then neighbour-major (k, B, ., ., 1) for the loop.
-        weight_lr, weight_hr = (
-            jnp.moveaxis(jax.nn.softmax(WeightNet(self.res_scale, name=name)(e), -2), -2, 0)
-            for name, e in (("weightnet_lr", edges_lr), ("weightnet_hr", edges)))
+        c, s = y.shape[-1], self.scale
+        # Softmax over the k neighbours (B,H,W,k,1), then neighbour-major for the loop.
+        scores = lambda name: jax.nn.softmax(  # noqa: E731
+            WeightNet(self.res_scale, name=name)(edges), -2)
+        weight_lr = jnp.moveaxis(scores("weightnet_lr"), -2, 0)                 # (k,B,H,W,1)
+        weight_hr = jnp.moveaxis(repeat_pixels(scores("weightnet_hr"), s), -2, 0)
 
         down = tuple(tuple(ConvWeights(c, size, c, name=f"knn_down{n}")())
                      for n, size in enumerate((5, 3, 3)))
@@ -233,7 +234,7 @@ class IGNN(nn.Module):
         return graph_scale_for(self.scale)
 
     def graph(self, lr, son):
-        """Neighbour indices (B,m1,m2,k) and edge features (B,h*gs,w*gs,k,E), no gradients."""
+        """Neighbour indices (B,m1,m2,k) and LR edge features (B,h,w,k,E), no gradients."""
         if self.embedding == "vgg":
             embed = VGGEmbedding(self.pixel_range, name="embedding")
         elif self.embedding == "pixels":
@@ -250,7 +251,7 @@ class IGNN(nn.Module):
         _, idx = windowed_knn(patch_vectors(lr_emb), patch_vectors(son_emb), self.k,
                               self.window, self.graph_scale)
         idx = jax.lax.stop_gradient(idx)
-        edges = edge_features(lr_emb, son_emb, idx, self.graph_scale, self.patch_size, self.stride)
+        edges = edge_features(lr_emb, son_emb, idx, 1, self.patch_size, self.stride)
         return idx, jax.lax.stop_gradient(edges.reshape(edges.shape[:3] + (self.k, -1)))
 
     def check_sizes(self, lr, son):

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 
 from jaxrestore.ops.patches import (cover_count, extract_patches, overlap_add_bands, patch_grid,
                                    patch_padding)
-from jaxrestore.ops.pixel_shuffle import pixel_shuffle
+from jaxrestore.ops.pixel_shuffle import pixel_shuffle, repeat_pixels
 
 ADAIN_EPS = 1e-5
 
@@ -136,7 +136,9 @@ def edge_features(query_emb: jnp.ndarray, database_emb: jnp.ndarray, idx: jnp.nd
 
     query_emb: (B, H, W, E) LR embedding; database_emb: (B, Hd, Wd, E) son embedding;
     idx: (B, m1, m2, k) as from `windowed_knn`. Returns (B, H*s, W*s, k*E), channel = neighbour*E
-    + e; every HR pixel averages the values of the query patches covering it.
+    + e; every HR pixel averages the values of the query patches covering it. HR pixel y is
+    covered by exactly the patches that cover LR pixel y // s, so the result is the scale-1
+    map with each pixel repeated s×s (`repeat_pixels`), and is computed so.
     """
     b, h, w, e = query_emb.shape
     k = idx.shape[-1]
@@ -147,4 +149,4 @@ def edge_features(query_emb: jnp.ndarray, database_emb: jnp.ndarray, idx: jnp.nd
     diff = jnp.abs(q[:, :, :, None] - nbrs).sum(axis=(4, 5)).reshape(b, m1, m2, k * e)
     spread = lambda bu, bv, rows, cols: jnp.broadcast_to(  # noqa: E731
         diff[:, :, None, :, None], (b, m1, rows, m2, cols, k * e))
-    return _fold_hr_blocks(spread, (h, w), scale, patch, stride)
+    return repeat_pixels(_fold_hr_blocks(spread, (h, w), 1, patch, stride), scale)

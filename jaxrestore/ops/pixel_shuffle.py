@@ -1,4 +1,4 @@
-"""Pixel shuffle (depth to space) and its inverse in PyTorch's channel order, NHWC.
+"""Pixel shuffle (depth to space) and its inverse in PyTorch's channel order, NHWC; pixel repeat.
 
 Input channel `c*r*r + i*r + j` of `pixel_shuffle` becomes output channel `c` at row offset `i`
 and column offset `j` inside each r×r block (torch.nn.PixelShuffle). This is not the order of
@@ -26,3 +26,8 @@ def pixel_unshuffle(x: jnp.ndarray, r: int) -> jnp.ndarray:
     h, w = h // r, w // r
     x = x[:, :h * r, :w * r, :].reshape(b, h, r, w, r, c)
     return x.transpose(0, 1, 3, 5, 2, 4).reshape(b, h, w, c * r * r)
+
+
+def repeat_pixels(x: jnp.ndarray, r: int) -> jnp.ndarray:
+    """Nearest-neighbour upsampling: (B, h, w, ...) → (B, h*r, w*r, ...), each pixel an r×r block."""
+    return jnp.repeat(jnp.repeat(x, r, axis=1), r, axis=2)
