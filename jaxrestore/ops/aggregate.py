@@ -120,12 +120,16 @@ def cross_scale_aggregate(y: jnp.ndarray, y_down: jnp.ndarray, idx: jnp.ndarray,
 
 
 def _read_windows(images: jnp.ndarray, corners: jnp.ndarray, size) -> jnp.ndarray:
-    """images (B, H, W, C), corners (B, k, m1, m2, 2) → windows (B, k, m1, rows, m2, cols, C)."""
+    """images (B, H, W, C), corners (B, k, m1, m2, 2) → windows (B, k, m1, rows, m2, cols, C).
+
+    Corners that would put a window outside the image are clamped (XLA's gather), so an index
+    outside the son grid cannot read outside memory.
+    """
     numbers = jax.lax.GatherDimensionNumbers(offset_dims=(1, 3, 4), collapsed_slice_dims=(),
                                              start_index_map=(0, 1))
     read = lambda image, corner: jax.lax.gather(  # noqa: E731
         image, corner, numbers, (*size, image.shape[-1]),
-        mode=jax.lax.GatherScatterMode.PROMISE_IN_BOUNDS)
+        mode=jax.lax.GatherScatterMode.CLIP)
     return jax.vmap(jax.vmap(read, (None, 0)))(images, corners)
 
 
