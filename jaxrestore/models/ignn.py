@@ -115,10 +115,11 @@ def _down_convs(down, scale, algorithm, prepared):
     prepared: kernels transformed once (`prepared_conv2d`) for the forward loop; otherwise
     `conv2d` with its fast derivatives.
     """
-    make = prepared_conv2d if prepared else (
-        lambda k, b, stride, algorithm: functools.partial(conv2d, kernel=k, bias=b, stride=stride,
-                                                          algorithm=algorithm))
-    return tuple(make(k, b, stride, algorithm) for (k, b), stride in zip(down, (scale, 1, 1)))
+    strides = (scale, 1, 1)
+    if prepared:
+        return tuple(prepared_conv2d(k, b, st, algorithm) for (k, b), st in zip(down, strides))
+    return tuple(functools.partial(conv2d, kernel=k, bias=b, stride=st, algorithm=algorithm)
+                 for (k, b), st in zip(down, strides))
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(6, 7, 8, 9))
