@@ -1,6 +1,6 @@
 """Jitted, warm forward time and peak memory of the full IGNN ×2 model (random weights).
 
-    python bench/ignn_forward.py [--sizes 64 128] [--repeats 3] [--config configs/ignn_x2.py]
+    python bench/ignn_forward.py [--sizes 64 128] [--repeats 5] [--config configs/ignn_x2.py]
                                  [--no-graph] [--conv-algorithm {direct,winograd,auto}]
 
 Each LR size runs in its own subprocess so that its peak resident memory (ru_maxrss, which
@@ -75,7 +75,7 @@ def measure(size: int, repeats: int, config_path: str, use_graph: bool,
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128], help="LR sizes")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs after a warm-up")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs after a warm-up")
     parser.add_argument("--config", default=str(REPO / "configs" / "ignn_x2.py"))
     parser.add_argument("--no-graph", action="store_true",
                         help="time the trunk alone (model.use_graph=False)")
