@@ -12,17 +12,16 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from jaxrestore.ops.patches import (cover_count, extract_patches, overlap_add_bands, patch_grid,
-                                   patch_padding)
+from jaxrestore.ops.patches import extract_patches, fold_blocks, patch_grid, patch_padding
 from jaxrestore.ops.pixel_shuffle import pixel_shuffle, repeat_pixels
 
 ADAIN_EPS = 1e-5
 
 
-def _gather(patches: jnp.ndarray, idx: jnp.ndarray) -> jnp.ndarray:
-    """patches (B, n1, n2, p, p, D), idx (B, m1, m2, k) row-major → (B, m1, m2, k, p, p, D)."""
-    b, n1, n2 = patches.shape[:3]
-    flat = patches.reshape((b, n1 * n2) + patches.shape[3:])
+def _gather(values: jnp.ndarray, idx: jnp.ndarray) -> jnp.ndarray:
+    """values (B, n1, n2, ...) of a grid, idx (B, m1, m2, k) row-major → (B, m1, m2, k, ...)."""
+    b, n1, n2 = values.shape[:3]
+    flat = values.reshape((b, n1 * n2) + values.shape[3:])
     return jax.vmap(lambda f, i: f[i])(flat, idx)
 
 
@@ -32,28 +31,13 @@ def _check_grid(idx, grid, what):
 
 
 def _fold_hr_blocks(block, lr_hw, scale, patch, stride):
-    """The HR canvas (B, h*s, w*s, D) of an LR h×w patch grid, built one block at a time.
-
-    HR patches have side P = p*s at stride T = t*s; block(bu, bv, rows, cols) gives the part of
-    every patch in its block (bu, bv) (patch rows bu*T .. bu*T + rows - 1, rows ≤ T, columns
-    likewise) as (B, m1, rows, m2, cols, D). Overlaps are averaged, the padding cropped.
-    """
+    """`fold_blocks` of the HR patch grid of an LR h×w image → (B, h*s, w*s, D): HR patches of
+    side p*s at stride t*s, padded as the LR grid scaled by s."""
     h, w = lr_hw
-    m1, m2 = patch_grid(h, w, patch, stride)
-    hr_patch, hr_stride = patch * scale, stride * scale
-    bands = {}
-    for bu in range(-(-hr_patch // hr_stride)):
-        for bv in range(-(-hr_patch // hr_stride)):
-            rows = min(hr_stride, hr_patch - bu * hr_stride)
-            cols = min(hr_stride, hr_patch - bv * hr_stride)
-            part = jnp.pad(block(bu, bv, rows, cols), ((0, 0), (0, 0), (0, hr_stride - rows),
-                                                       (0, 0), (0, hr_stride - cols), (0, 0)))
-            bands[bu, bv] = part.reshape(part.shape[0], m1 * hr_stride, m2 * hr_stride, -1)
     (top, bottom), (left, right) = patch_padding(h, w, patch, stride)
-    padded = ((h + top + bottom) * scale, (w + left + right) * scale)
-    summed = overlap_add_bands(bands, padded, hr_stride)
-    counts = cover_count((m1, m2), hr_patch, hr_stride, padded).astype(summed.dtype)
-    return (summed / counts)[:, top * scale:(top + h) * scale, left * scale:(left + w) * scale]
+    padding = ((top * scale, bottom * scale), (left * scale, right * scale))
+    return fold_blocks(block, patch_grid(h, w, patch, stride), patch * scale, stride * scale,
+                       (h * scale, w * scale), padding)
 
 
 def _mean_std(values: jnp.ndarray, axes) -> tuple[jnp.ndarray, jnp.ndarray]:
@@ -67,12 +51,11 @@ def _adain_affine(y, y_down, idx, scale, patch, stride):
     The neighbour (p*s × p*s values per channel) is normalised to the mean and std of the query
     patch (p × p), variances unbiased + 1e-5. Returns gain, shift (B, m1, m2, k, C).
     """
-    b, _, _, c = y.shape
+    c = y.shape[-1]
     query_mean, query_std = _mean_std(extract_patches(y, patch, stride), (3, 4))
     son = extract_patches(y_down, patch, stride)
     son = son.reshape(son.shape[:5] + (c, scale, scale))        # channel c*s*s + i*s + j
-    son_mean, son_std = (jax.vmap(lambda v, i: v[i])(v.reshape(b, -1, c), idx)
-                         for v in _mean_std(son, (3, 4, 6, 7)))            # b m1 m2 k C
+    son_mean, son_std = (_gather(v, idx) for v in _mean_std(son, (3, 4, 6, 7)))  # b m1 m2 k C
     gain = query_std[:, :, :, None] / son_std
     return gain, query_mean[:, :, :, None] - son_mean * gain
 

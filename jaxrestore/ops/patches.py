@@ -6,7 +6,7 @@ the padding on top/left and the ceil on bottom/right. Folding sums the overlappi
 divides by how many patches cover each pixel, and crops the padding off again.
 """
 import functools
-from typing import Tuple
+from typing import Callable, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -59,43 +59,48 @@ def extract_patches(x: jnp.ndarray, patch: int, stride: int) -> jnp.ndarray:
     return jnp.concatenate(bands, axis=3)[:, :, :, :patch, :patch, :]
 
 
-def overlap_add_bands(bands, padded_hw: Tuple[int, int], block: int) -> jnp.ndarray:
-    """Sums bands[(bu, bv)] (B, m1*block, m2*block, C), each shifted down by bu and right by bv
-    blocks, into a (B, Hp, Wp, C) canvas; what overhangs the canvas is cropped.
+def fold_blocks(block: Callable, grid: Tuple[int, int], patch: int, stride: int,
+                out_hw: Tuple[int, int], padding: Padding) -> jnp.ndarray:
+    """Folds a grid of patches given block by block: overlap-add, divide by the cover count,
+    crop the padding → (B, H, W, D).
 
-    A patch grid of stride `block` splits into blocks (bu, bv) of block×block pixels; the band
-    of block (bu, bv) holds that block of every patch, in grid order.
+    Patches of side `patch` at `stride` split into blocks (bu, bv) of stride×stride pixels.
+    block(bu, bv, rows, cols) gives block (bu, bv) of every patch (patch rows bu*stride ..
+    bu*stride + rows - 1, rows ≤ stride where the patch ends; columns likewise) as
+    (B, m1, rows, m2, cols, D); no patch-sized array need exist.
     """
-    hp, wp = padded_hw
-    total = None
-    for (bu, bv), band in bands.items():
-        m1, m2 = band.shape[1] // block, band.shape[2] // block
-        placed = lax.pad(band, jnp.zeros((), band.dtype),
-                         ((0, 0, 0), (bu * block, hp - (bu + m1) * block, 0),
-                          (bv * block, wp - (bv + m2) * block, 0), (0, 0, 0)))
-        total = placed if total is None else total + placed
-    return total
-
-
-def _overlap_add(patches: jnp.ndarray, padded_hw: Tuple[int, int], stride: int) -> jnp.ndarray:
-    """Sums patches (B, m1, m2, p, p, C) into a (B, Hp, Wp, C) canvas at their grid positions."""
-    b, m1, m2, p, _, c = patches.shape
-    q, t = -(-p // stride), stride
-    bands = {}
-    for bu in range(q):
-        for bv in range(q):
-            # Block (bu, bv) of each patch, zero-padded to t×t where the patch ends inside it.
-            block = patches[:, :, :, bu * t:(bu + 1) * t, bv * t:(bv + 1) * t, :]
-            block = jnp.pad(block, ((0, 0), (0, 0), (0, 0), (0, t - block.shape[3]),
-                                    (0, t - block.shape[4]), (0, 0)))
-            bands[bu, bv] = block.transpose(0, 1, 3, 2, 4, 5).reshape(b, m1 * t, m2 * t, c)
-    return overlap_add_bands(bands, padded_hw, t)
+    (top, bottom), (left, right) = padding
+    h, w = out_hw
+    padded_hw = (h + top + bottom, w + left + right)
+    summed = _overlap_add_blocks(block, grid, patch, stride, padded_hw)
+    counts = cover_count(grid, patch, stride, padded_hw).astype(summed.dtype)
+    return (summed / counts)[:, top:top + h, left:left + w, :]
 
 
 def cover_count(grid: Tuple[int, int], patch: int, stride: int,
                 padded_hw: Tuple[int, int]) -> jnp.ndarray:
     """How many patches of a (m1, m2) grid cover each pixel of the padded canvas: (1, Hp, Wp, 1)."""
-    return _overlap_add(jnp.ones((1, *grid, patch, patch, 1)), padded_hw, stride)
+    ones = lambda bu, bv, rows, cols: jnp.ones((1, grid[0], rows, grid[1], cols, 1))  # noqa: E731
+    return _overlap_add_blocks(ones, grid, patch, stride, padded_hw)
+
+
+def _overlap_add_blocks(block, grid, patch, stride, padded_hw) -> jnp.ndarray:
+    """The sum of `fold_blocks` on the padded (B, Hp, Wp, D) canvas: each block zero-padded to
+    stride×stride, laid out as a band of the grid, shifted by (bu, bv) blocks; the overhang
+    cropped."""
+    (m1, m2), (hp, wp), t = grid, padded_hw, stride
+    total = None
+    for bu in range(-(-patch // t)):
+        for bv in range(-(-patch // t)):
+            rows, cols = min(t, patch - bu * t), min(t, patch - bv * t)
+            part = jnp.pad(block(bu, bv, rows, cols),
+                           ((0, 0), (0, 0), (0, t - rows), (0, 0), (0, t - cols), (0, 0)))
+            band = part.reshape(part.shape[0], m1 * t, m2 * t, part.shape[-1])
+            placed = lax.pad(band, jnp.zeros((), band.dtype),
+                             ((0, 0, 0), (bu * t, hp - (bu + m1) * t, 0),
+                              (bv * t, wp - (bv + m2) * t, 0), (0, 0, 0)))
+            total = placed if total is None else total + placed
+    return total
 
 
 def fold_patches(patches: jnp.ndarray, out_hw: Tuple[int, int], stride: int,
@@ -121,6 +126,7 @@ def _fold_patches(patches, out_hw, stride, padding):
     if p != p2 or (m1 - 1) * stride + p != hp or (m2 - 1) * stride + p != wp:
         raise ValueError(f"patches {patches.shape} do not tile {out_hw} with stride {stride} "
                          f"and padding {padding}")
-    summed = _overlap_add(patches, (hp, wp), stride)
-    counts = cover_count((m1, m2), p, stride, (hp, wp)).astype(patches.dtype)
-    return (summed / counts)[:, top:top + h, left:left + w, :]
+    block = lambda bu, bv, rows, cols: patches[  # noqa: E731
+        :, :, :, bu * stride:bu * stride + rows, bv * stride:bv * stride + cols
+    ].transpose(0, 1, 3, 2, 4, 5)
+    return fold_blocks(block, (m1, m2), p, stride, out_hw, padding)
