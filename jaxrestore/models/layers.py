@@ -15,8 +15,8 @@ import jax.numpy as jnp
 
 from jaxrestore.ops.pixel_shuffle import pixel_shuffle
 from jaxrestore.ops.winograd import (conv3x3, conv3x3_transformed, conv5x5_stride2,
-                                     conv5x5_stride2_transformed, stride2_phase_kernels,
-                                     transform_kernel)
+                                     conv5x5_stride2_transformed, direct_conv,
+                                     stride2_phase_kernels, transform_kernel)
 
 FROZEN = "constants"
 
@@ -120,9 +120,7 @@ def _method(kernel: jax.Array, stride: int, algorithm: str) -> str:
 
 def _direct(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
     pad = (kernel.shape[0] - 1) // 2
-    return jax.lax.conv_general_dilated(x, kernel, window_strides=(stride, stride),
-                                        padding=((pad, pad), (pad, pad)),
-                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return direct_conv(x, kernel, ((pad, pad), (pad, pad)), stride)
 
 
 def conv_variables(module: nn.Module, kernel_size: int, in_features: int, features: int,
