@@ -17,7 +17,6 @@ must agree with the weights. The output directory is a checkpoint for
 (the whole `--config` file when given).
 """
 import argparse
-import importlib.util
 import pathlib
 import re
 import sys
@@ -27,13 +26,15 @@ import jax
 import ml_collections
 import numpy as np
 
+from jaxrestore import configs
+from jaxrestore.errors import UserError
 from jaxrestore.models import ignn
 
 VGG_PREFIXES = ("vggnet.", "graph.embedcnn.")
 TORCH_LEAF = {"kernel": "weight", "bias": "bias"}
 
 
-class ConversionError(ValueError):
+class ConversionError(UserError):
     """The checkpoint does not fit the model (message names the offending keys)."""
 
 
@@ -129,8 +130,8 @@ def infer_ignn_config(state: dict, **settings) -> ml_collections.ConfigDict:
         scale = {4: 2, 9: 3}[ratio]
     use_graph = any(k.startswith("gcn.") for k in state)
     embedding = "vgg" if any(k.startswith(VGG_PREFIXES) for k in state) else "pixels"
-    return ignn.model_config(scale, n_resblocks, n_feats, use_graph=use_graph,
-                             embedding=embedding, **settings)
+    return ignn.model_config(scale, n_resblocks=n_resblocks, n_feats=n_feats,
+                             use_graph=use_graph, embedding=embedding, **settings)
 
 
 def ignn_torch_key(path: tuple[str, ...], model_config) -> str:
@@ -180,8 +181,7 @@ def convert_ignn(state: dict, config: ml_collections.ConfigDict | None = None):
     if config is None:
         model_config = infer_ignn_config(state)
         config = ml_collections.ConfigDict({"model": model_config.to_dict(), "task": {
-            "name": "sr", "channels": 3, "scale": model_config.scale,
-            "graph_scale": ignn.graph_scale_for(model_config.scale)}})
+            "name": "sr", "channels": 3, "scale": model_config.scale}})
     else:
         fields = ("scale", "n_resblocks", "n_feats", "use_graph", "embedding")
         model_config = infer_ignn_config(state, **{
@@ -232,25 +232,9 @@ def _flatten(tree, prefix=()):
             yield prefix + (key,), value
 
 
-def load_config_file(path) -> ml_collections.ConfigDict:
-    """`get_config()` of a Python config file (e.g. configs/ignn_x2.py)."""
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"config file not found: {path}")
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    root = str(path.resolve().parents[1])          # so `from configs.common import ...` works
-    sys.path.insert(0, root)
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(root)
-    return module.get_config()
-
-
-def main(argv=None) -> int:
+def main(argv=None, prog: str = "python -m jaxrestore.convert") -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m jaxrestore.convert",
+        prog=prog,
         description="Convert an original PyTorch checkpoint (.pth, or .npz of its state_dict) "
                     "into a jaxrestore checkpoint directory.")
     parser.add_argument("model", choices=["ignn"], help="which original network")
@@ -261,14 +245,15 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     output = pathlib.Path(args.output)
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
-        print(f"error: {output} already exists and is not an empty directory", file=sys.stderr)
+        print(f"{prog}: error: {output} already exists and is not an empty directory",
+              file=sys.stderr)
         return 2
     try:
-        config = load_config_file(args.config) if args.config else None
+        config = configs.load(args.config) if args.config else None
         state = load_state_dict(args.input)
         config, variables = convert_ignn(state, config)
-    except (ConversionError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (UserError, FileNotFoundError) as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
         return 2
     from jaxrestore.checkpoints import save_for_inference
     save_for_inference(args.output, config, variables)

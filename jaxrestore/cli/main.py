@@ -1,0 +1,53 @@
+"""`jaxrestore COMMAND ...`: one entry point for the command-line tools.
+
+    jaxrestore train   --config default --workdir runs/default     (jaxrestore.cli.train)
+    jaxrestore eval    [score|restore] ...                          (jaxrestore.cli.eval)
+    jaxrestore convert ignn IGNN_x2.pth OUT_DIR                    (jaxrestore.convert)
+    jaxrestore export  --checkpoint DIR --out FILE ...             (jaxrestore.export)
+"""
+import sys
+
+COMMANDS = {
+    "train": "train a model (resumes from its work directory)",
+    "eval": "score a checkpoint on benchmark images, or restore your own images",
+    "convert": "convert original PyTorch weights (IGNN) into a checkpoint",
+    "export": "write a checkpoint's restorer as a jax.export artifact",
+}
+
+
+def _usage() -> str:
+    lines = ["usage: jaxrestore COMMAND [ARGS...]   (jaxrestore COMMAND --help for each)", ""]
+    lines += [f"  {name:<8} {text}" for name, text in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    prog = f"jaxrestore {command}"
+    if command == "train":
+        from jaxrestore.cli import train
+
+        train.run([prog] + rest, prog=prog)
+        return 0
+    if command == "eval":
+        from jaxrestore.cli import eval as eval_cli
+
+        return eval_cli.main(rest, prog=prog)
+    if command == "convert":
+        from jaxrestore import convert
+
+        return convert.main(rest, prog=prog)
+    if command == "export":
+        from jaxrestore import export
+
+        return export.main(rest, prog=prog)
+    print(f"jaxrestore: error: unknown command {command!r}\n{_usage()}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

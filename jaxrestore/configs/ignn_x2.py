@@ -1,0 +1,26 @@
+"""IGNN ×2 at the paper's size: 32 residual blocks, 256 features, k 5, window 30, patch 3, stride 2.
+
+    python train.py --config configs/ignn_x2.py --workdir runs/ignn_x2
+
+`ignn_config(scale)` here is shared by the ×3/×4 and tiny configs. Data follow the original
+(sczhou/IGNN config.py, core/build.py): HR crops of 160 (×2, ×4) or 198 (×3) pixels and a
+random RGB channel permutation; the model makes its son image from each LR crop.
+"""
+from jaxrestore.configs.common import base_config
+from jaxrestore.models.ignn import model_config
+
+HR_CROP = {2: 160, 3: 198, 4: 160}
+
+
+def ignn_config(scale: int):
+    config = base_config()
+    config.model = model_config(scale)
+    config.task.name = "sr"
+    config.task.scale = scale
+    config.data.patch_size = HR_CROP[scale]
+    config.data.channel_permutation = True
+    return config
+
+
+def get_config():
+    return ignn_config(2)
