@@ -7,14 +7,13 @@ Needs the optional PyPI package `bm3d` (measured with bm3d==4.0.3). BM3D is give
 noise level (sigma_psd = sigma/255) and its default profile ('np', all stages).
 """
 import argparse
-import pathlib
 import sys
 import time
 
 import numpy as np
 
-from jaxrestore import evaluate
-from jaxrestore.data import io
+from jaxrestore import evaluate, protocol, reports
+from jaxrestore.errors import UserError
 
 
 def bm3d_denoise(noisy: np.ndarray, sigma: float) -> np.ndarray:
@@ -26,38 +25,23 @@ def bm3d_denoise(noisy: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def run(data, sigma: float, out_dir=None, progress: bool = True) -> dict:
-    """Scores BM3D and the noisy input on every grey image under `data`; returns the results
-    dict of `jaxrestore.evaluate.evaluate` (methods 'baseline' = noisy input, 'model' = BM3D)."""
-    protocol = evaluate.Protocol(task="denoise", channels=1, sigma=float(sigma))
-    paths = io.list_images(data)
-    if not paths:
-        raise evaluate.InputError(f"no images found in {data}")
-    rows = []
-    for path in paths:
-        path = pathlib.Path(path)
-        example = evaluate.degrade(io.read_image(path, 1), protocol)
-        start = time.perf_counter()
-        restored = bm3d_denoise(example.input, sigma)
-        seconds = time.perf_counter() - start
-        rows.append({"name": path.stem, "size": list(example.target.shape[:2]), "tiled": False,
-                     "baseline": evaluate.score_image(example.baseline, example.target, protocol),
-                     "model": evaluate.score_image(restored, example.target, protocol),
-                     "seconds": seconds})
+    """Scores BM3D and the noisy input on every grey image under `data` with
+    `jaxrestore.evaluate.evaluate` (methods 'baseline' = noisy input, 'model' = BM3D)."""
+    task = protocol.Task("denoise", channels=1, sigma=float(sigma))
+    start = time.perf_counter()
+
+    def report(name, degraded, restored, row):
         if progress:
-            print(f"{path.stem}: BM3D {rows[-1]['model']['psnr']:.2f} dB ({seconds:.1f} s)",
-                  file=sys.stderr)
-    results = {
-        "protocol": {"task": "denoise", "channels": 1, "sigma": float(sigma),
-                     "description": protocol.describe(), "baseline": protocol.baseline,
-                     "data": str(data), "checkpoint": None,
-                     "inference": "BM3D (bm3d.bm3d, sigma_psd = sigma/255, profile 'np')",
-                     "tiled_images": 0},
-        "images": rows,
-        "mean": {key: evaluate.mean_scores([row[key] for row in rows]) for key in ("baseline", "model")},
-    }
+            print(f"{name}: BM3D {row['model']['psnr']:.2f} dB "
+                  f"({time.perf_counter() - start:.1f} s so far)", file=sys.stderr)
+
+    results = evaluate.evaluate(evaluate.FolderImages(data, 1), task,
+                                lambda x: bm3d_denoise(x, sigma), on_image=report)
+    results = {"protocol": reports.header(
+        task, data, inference="BM3D (bm3d.bm3d, sigma_psd = sigma/255, profile 'np')"),
+        **results}
     if out_dir is not None:
-        pathlib.Path(out_dir).mkdir(parents=True, exist_ok=True)
-        evaluate.write_results(results, out_dir)
+        reports.write_results(results, out_dir)
     return results
 
 
@@ -75,10 +59,10 @@ def main(argv=None) -> int:
         return 2
     try:
         results = run(args.data, args.sigma, args.out, progress=not args.no_progress)
-    except (evaluate.InputError, io.ImageReadError, FileNotFoundError) as error:
+    except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(evaluate.format_table(results, model_name="BM3D"))
+    print(reports.format_table(results, model_name="BM3D"))
     return 0
 
 

@@ -1,25 +1,35 @@
 """Inference API: a checkpoint → a jit-compiled restorer for images of any size and number.
 
     restorer = Restorer.from_checkpoint("runs/ignn_tiny_x2", tile=256, self_ensemble=True)
-    outputs = restorer.restore([image_a, image_b])   # HxWxC uint8 or float in [0, 1]
+    outputs = restorer.restore([image_a, image_b])   # HxW[xC] uint8, or float in [0, 1]
 
-Inputs are what the model of `config.task` takes (see configs/common.py): the LR image for SR,
-the noisy / JPEG image for denoising / JPEG, the 3-channel masked RGGB mosaic for demosaicing,
-with `config.task.channels` channels (a grey HxW array counts as one channel). Outputs are
-float32 HxWxC in [0, 1] (clamped), `scale` times larger for SR.
+Inputs are what the model of `config.task` restores: the LR image for SR, the noisy / JPEG
+image for denoising / JPEG, the mosaic for demosaicing. Outputs are float32 in [0, 1]
+(clamped), `scale` times larger for SR, in the input's colour mode.
+
+Colour rule (one for every model; `prepare` and `finish`):
+- an image with the model's channels goes in as it is;
+- a grey image into a colour model is repeated into 3 channels, and the output is turned back
+  into grey by its luma (`jaxrestore.ops.color.rgb_to_luma`, MATLAB rgb2gray's BT.601 weights);
+- a colour image into a grey model: its luma goes through the model, and the output is the
+  input's colour (bicubic-upscaled for SR) plus the change the model made to the luma, i.e. the
+  model restores the luma and the chroma is kept (full-range BT.601 YCbCr);
+- demosaicing: a 1-channel image is the RGGB mosaic (made into the 3-channel masked form), a
+  3-channel image is taken to be that masked form already.
 
 How an image reaches the model:
 
-1. Tiling. With `tile` set, an image larger than `tile` in height or width goes through
-   `jaxrestore.ops.tiling.tiled_apply`: overlapped `tile`x`tile` windows (`overlap` pixels
-   shared, the last window flush with the border), outputs blended with a weight map. The full
-   image and the output accumulator stay in host memory; only one tile is on the device at a
-   time. IGNN's son image is computed by the model from each LR tile (the model's own
-   `son=None` path), so LR and son tiles are always consistent. Tiled outputs differ from
-   whole-image outputs near tile seams (see tests/test_inference.py for the measured size);
-   an image that fits in one tile is processed exactly as without tiling. Device memory is
-   set by the tile, not the image: the full IGNN x2 with 256-pixel tiles peaked at 3.8 GB
-   resident on CPU (measured with /usr/bin/time -v).
+1. Tiling. With `tile` set, an image larger than `tile` in height or width is cut into
+   overlapped tiles (`jaxrestore.ops.tiling.plan_tiles`: `overlap` pixels shared, the last tile
+   flush with the border). The tiles of the image, and of every other image of the same size in
+   the call, go through the jitted model `tile_batch` at a time; each output tile is weighted
+   by its blending window on the device, and only the weighted tiles come back to the host,
+   where they are added into the output image. The full input and output images stay in host
+   memory; device memory is set by the tile batch, not the image. Each tile is padded to the
+   bucket like a whole image (below), and IGNN's son image is computed by the model from each
+   LR tile (so it equals the whole image's son away from tile borders, see tests). Tiled
+   outputs differ from whole-image outputs near tile seams (tests/test_inference.py measures
+   it); an image that fits in one tile is processed exactly as without tiling.
 2. Size buckets. Each (tile or whole) image is padded with reflection at the bottom and right
    up to the next multiple of `bucket` in height and width, restored, and cropped back.
    Reflection keeps a Bayer mosaic's RGGB phase. Up to `batch_size` equal-bucket images are
@@ -29,12 +39,14 @@ How an image reaches the model:
    function, so it adds no compilation; each dihedral copy of IGNN's LR gets its own son.
 
 Compilation bound: the jitted forward is traced once per distinct (batch, height, width). With
-`tile = T` (a multiple of `bucket = b`), heights and widths are multiples of b up to T, so
-a stream of images of any sizes compiles at most (T/b)² × (⌈log2 batch_size⌉ + 1) times; with
-`tile=None`, once per distinct bucketed (batch, size). `Restorer.traces` counts the traces.
+`tile = T` (a multiple of `bucket = b`), heights and widths are multiples of b up to T, whole
+images go in batches of powers of two up to batch_size and tiles in batches of exactly
+tile_batch, so a stream of images of any sizes compiles at most
+(T/b)² × (⌈log2 batch_size⌉ + 2) times; with `tile=None`, once per distinct bucketed
+(batch, size). `Restorer.traces` counts the traces.
 """
+import collections
 import math
-import pathlib
 import sys
 
 import jax
@@ -42,33 +54,43 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
-from jaxrestore import checkpoints, metrics
-from jaxrestore.models import apply_unit_range, build_model
+from jaxrestore import checkpoints
+from jaxrestore.config import check_model_and_task
+from jaxrestore.data import degradations
+from jaxrestore.errors import CheckpointError, InputError, UserError
+from jaxrestore.models import apply_unit_range, build_model, signature
+from jaxrestore.ops.color import rgb_to_luma
 from jaxrestore.ops.ensemble import self_ensemble
-from jaxrestore.ops.tiling import pad_to_multiple, tile_starts, tiled_apply
+from jaxrestore.ops.imresize import imresize_np
+from jaxrestore.ops.tiling import pad_to_multiple, plan_tiles
 
 
-class InputError(ValueError):
-    """A user mistake (bad image, bad option, task mismatch): reported as one line."""
-
-
-class CheckpointError(InputError):
-    """A checkpoint directory that is missing, empty or unreadable."""
-
-
-def load_checkpoint(directory):
-    """(config, variables) from a checkpoint directory, or from a train.py workdir (its
-    `checkpoints/` subfolder); latest step. Every failure is a CheckpointError."""
-    path = pathlib.Path(directory)
-    if not path.is_dir():
-        raise CheckpointError(f"checkpoint directory not found: {directory}")
-    if (path / "checkpoints").is_dir():
-        path = path / "checkpoints"
+def load_checkpoint(directory, log=None):
+    """(config, variables) of the newest usable step of a checkpoint directory or train.py
+    workdir (see `jaxrestore.checkpoints.load_for_inference`); the config is checked."""
+    config, variables, _ = checkpoints.load_for_inference(directory, log)
     try:
-        return checkpoints.load_for_inference(path)
-    except Exception as error:  # orbax raises many types for a damaged directory
-        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise CheckpointError(f"cannot read checkpoint {directory}: {first_line}") from error
+        check_model_and_task(config)
+    except UserError as error:
+        raise CheckpointError(f"checkpoint {directory} holds an unusable config: "
+                              f"{error}") from None
+    return config, variables
+
+
+def _unit_image(image) -> np.ndarray:
+    """HxW / HxWx1 / HxWx3 uint8, uint16 or float image → (H, W, C) floats in [0, 1]."""
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.ndim != 3 or image.shape[-1] not in (1, 3):
+        raise InputError(f"expected an HxW, HxWx1 or HxWx3 image, got shape {image.shape}")
+    if image.dtype == np.uint8:
+        return image / np.float32(255.0)
+    if image.dtype == np.uint16:
+        return image / np.float32(65535.0)
+    if np.issubdtype(image.dtype, np.floating):
+        return image
+    raise InputError(f"unsupported image dtype {image.dtype} (use uint8, uint16 or float)")
 
 
 def _round_up(n: int, multiple: int) -> int:
@@ -91,13 +113,15 @@ class Restorer:
     """
 
     def __init__(self, config, variables, *, tile: int | None = None, overlap: int = 32,
-                 bucket: int = 32, batch_size: int = 8, self_ensemble: bool = False):
+                 bucket: int = 32, batch_size: int = 8, tile_batch: int = 8,
+                 self_ensemble: bool = False):
         task = config.task
         self.config = config
+        self.task_name = task.name
         self.scale = int(task.scale) if task.name == "sr" else 1
         self.channels = 3 if task.name == "demosaic" else int(task.channels)
-        if bucket < 1 or batch_size < 1:
-            raise InputError("bucket and batch_size must be positive")
+        if bucket < 1 or batch_size < 1 or tile_batch < 1:
+            raise InputError("bucket, batch_size and tile_batch must be positive")
         if tile is not None:
             if tile < bucket or tile % bucket:
                 raise InputError(f"tile ({tile}) must be a positive multiple of bucket ({bucket})")
@@ -108,140 +132,166 @@ class Restorer:
         if self_ensemble and task.name == "demosaic":
             raise InputError("self-ensemble would change the Bayer pattern; not for demosaicing")
         self.tile, self.overlap, self.bucket = tile, overlap, bucket
-        self.batch_size = batch_size
+        self.batch_size, self.tile_batch = batch_size, tile_batch
         self.self_ensemble = self_ensemble
         self.traces = 0
         self._module = build_model(config.model)
+        self._min_size = signature(config.model).min_size
         self._pixel_range = float(config.model.pixel_range)
         self._variables = jax.device_put(variables)
         self._forward = jax.jit(self._forward_impl)
 
     @classmethod
-    def from_checkpoint(cls, directory, **options) -> "Restorer":
-        """Restorer for the latest step of a checkpoint directory; options as for __init__."""
-        config, variables = load_checkpoint(directory)
-        try:
-            return cls(config, variables, **options)
-        except InputError:
-            raise
-        except Exception as error:
-            raise CheckpointError(f"cannot build the model of {directory}: {error}") from error
+    def from_checkpoint(cls, directory, log=None, **options) -> "Restorer":
+        """Restorer for the newest usable step of a checkpoint directory; options as for
+        __init__."""
+        config, variables = load_checkpoint(directory, log)
+        return cls(config, variables, **options)
 
-    def _forward_impl(self, variables, x):
-        """(B, h, w, C) in [0, 1] → (B, h*s, w*s, C') in [0, 1]; traced once per shape."""
+    def _forward_impl(self, variables, x, weight):
+        """(B, h, w, C) in [0, 1] → (B, h*s, w*s, C') in [0, 1] × weight (B|1, h*s, w*s, 1);
+        traced once per shape."""
         self.traces += 1
 
         def model(images):
             return apply_unit_range(self._module, variables, images, self._pixel_range)
 
-        return self_ensemble(model, x) if self.self_ensemble else model(x)
+        y = self_ensemble(model, x) if self.self_ensemble else model(x)
+        return y * weight
 
-    def _forward_host(self, x: np.ndarray) -> np.ndarray:
-        """Bucket-padded host images (n, H, W, C) → host outputs; the batch rounded up to 2^k."""
-        n = x.shape[0]
-        batch = _batch_bucket(n)
-        if batch > n:
-            x = np.concatenate([x, np.zeros((batch - n,) + x.shape[1:], x.dtype)])
-        return np.asarray(self._forward(self._variables, jnp.asarray(x, jnp.float32)))[:n]
-
-    def _run(self, x: np.ndarray) -> np.ndarray:
-        """Equal-size host images (n, h, w, C) → (n, h*s, w*s, C'), padded to the bucket."""
-        _, h, w, _ = x.shape
+    def _run(self, x: np.ndarray, weight: np.ndarray | None = None,
+             batch: int | None = None) -> jax.Array:
+        """Equal-size host images (n, h, w, C) → device outputs (n, h*s, w*s, C') times
+        `weight` (n, h*s, w*s, 1) (default 1): padded to the bucket, the batch to `batch`
+        (default: the next power of two); dispatched, not waited for."""
+        n, h, w, _ = x.shape
+        s, batch = self.scale, batch or _batch_bucket(n)
         padded, _ = pad_to_multiple(x, self.bucket, mode="reflect")
-        return self._forward_host(padded)[:, : h * self.scale, : w * self.scale]
-
-    def _needs_tiling(self, shape) -> bool:
-        return self.tile is not None and (shape[0] > self.tile or shape[1] > self.tile)
+        if min(padded.shape[1:3]) < self._min_size:
+            raise InputError(f"a {h}x{w} image is too small for this {self.config.model.name} "
+                             f"model: it needs at least {self._min_size}x{self._min_size} "
+                             "pixels (or a larger bucket)")
+        out_h, out_w = padded.shape[1] * s, padded.shape[2] * s
+        if weight is None:
+            weight = np.ones((n, h * s, w * s, 1), np.float32)
+        weight = np.pad(weight, ((0, batch - n), (0, out_h - h * s), (0, out_w - w * s), (0, 0)))
+        padded = np.pad(padded, ((0, batch - n), (0, 0), (0, 0), (0, 0)))
+        y = self._forward(self._variables, jnp.asarray(padded, jnp.float32),
+                          jnp.asarray(weight, jnp.float32))
+        return y[:n, : h * s, : w * s]
 
     def is_tiled(self, image) -> bool:
-        """Whether `image` (HxWxC) is restored tile by tile."""
-        return self._needs_tiling(np.shape(image))
+        """Whether an image of this shape (H, W[, C]) is restored tile by tile."""
+        h, w = np.shape(image)[:2]
+        return self.tile is not None and (h > self.tile or w > self.tile)
 
-    def _restore_tiled(self, x: np.ndarray, progress: bool) -> np.ndarray:
-        """One large host image (H, W, C) → (H*s, W*s, C'), tile by tile."""
-        h, w, _ = x.shape
-        if self.config.task.name == "demosaic":  # tiles must start on even rows/columns
-            x, _ = pad_to_multiple(x[None], 2, mode="reflect")
-            x = x[0]
-        count = len(tile_starts(x.shape[0], self.tile, self.overlap)) * len(
-            tile_starts(x.shape[1], self.tile, self.overlap))
-        with tqdm(total=count, desc="tiles", unit="tile", leave=False, disable=not progress,
-                  file=sys.stderr) as bar:
-            def run(tile):
-                out = self._run(tile)
-                bar.update()
-                return out
-
-            y = tiled_apply(run, x[None], self.tile, self.overlap, self.scale)
-        return np.asarray(y)[0, : h * self.scale, : w * self.scale]
+    # -- the colour rule -------------------------------------------------------------------
 
     def prepare(self, image) -> np.ndarray:
-        """An HxW / HxWxC uint8, uint16 or float [0, 1] image → float32 HxWxC in [0, 1]."""
-        image = np.asarray(image)
-        if image.ndim == 2:
-            image = image[..., None]
-        if image.ndim != 3:
-            raise InputError(f"expected an HxW or HxWxC image, got shape {image.shape}")
-        if image.shape[-1] != self.channels:
-            raise InputError(
-                f"image has {image.shape[-1]} channels; the {self.config.task.name} model takes "
-                f"{self.channels}"
-            )
-        if image.dtype == np.uint8:
-            return image.astype(np.float32) / 255.0
-        if image.dtype == np.uint16:
-            return image.astype(np.float32) / 65535.0
-        if np.issubdtype(image.dtype, np.floating):
-            return image.astype(np.float32)
-        raise InputError(f"unsupported image dtype {image.dtype} (use uint8, uint16 or float)")
+        """An HxW / HxWxC uint8, uint16 or float [0, 1] image → the model's float32 input
+        (H, W, channels) in [0, 1], by the colour rule of the module docstring."""
+        x = _unit_image(image).astype(np.float32)
+        if self.task_name == "demosaic":
+            return degradations.mosaic_to_masked(x) if x.shape[-1] == 1 else x
+        if x.shape[-1] == self.channels:
+            return x
+        if self.channels == 3:
+            return np.repeat(x, 3, axis=-1)
+        return rgb_to_luma(x)
+
+    def finish(self, image, output: np.ndarray) -> np.ndarray:
+        """The model's output for `image` → float32 in [0, 1] in the input's colour mode."""
+        channels = _unit_image(image).shape[-1]
+        output = np.clip(output, 0.0, 1.0)
+        if self.task_name != "demosaic" and channels != self.channels:
+            if channels == 1:
+                output = rgb_to_luma(output)
+            else:  # the model restored the luma; the chroma is the input's
+                colour = _unit_image(image).astype(np.float64)
+                if self.scale > 1:
+                    colour = imresize_np(colour, self.scale)
+                output = colour + (output - rgb_to_luma(colour))
+        return np.clip(output, 0.0, 1.0).astype(np.float32)
+
+    # -- restoring -------------------------------------------------------------------------
 
     def restore(self, images, progress: bool = False):
         """Restores a list of images (or an (N, H, W, C) array); see the module docstring.
 
-        Returns a list of float32 (H*s, W*s, C') arrays in [0, 1] (an array for an array).
-        progress: a progress bar over the tiles of each tiled image (stderr).
+        Returns a list of float32 (H*s, W*s, C) arrays in [0, 1] (an array for an array).
+        progress: a progress bar over the tile batches (stderr).
         """
         as_array = isinstance(images, np.ndarray | jax.Array) and np.ndim(images) == 4
         prepared = [self.prepare(image) for image in images]
         outputs = [None] * len(prepared)
-        groups = {}  # bucketed (H, W) → indices of the images that pad to it
-        for index, image in enumerate(prepared):
-            if self._needs_tiling(image.shape):
-                outputs[index] = self._restore_tiled(image, progress)
+        whole, tiled = collections.defaultdict(list), collections.defaultdict(list)
+        for index, x in enumerate(prepared):
+            if self.is_tiled(x):
+                tiled[x.shape[:2]].append(index)
             else:
-                key = tuple(_round_up(n, self.bucket) for n in image.shape[:2])
-                groups.setdefault(key, []).append(index)
-        for indices in groups.values():
+                whole[tuple(_round_up(n, self.bucket) for n in x.shape[:2])].append(index)
+        for indices in whole.values():
             for start in range(0, len(indices), self.batch_size):
-                chunk = indices[start : start + self.batch_size]
+                chunk = indices[start:start + self.batch_size]
                 padded = [pad_to_multiple(prepared[i][None], self.bucket, mode="reflect")[0]
                           for i in chunk]
-                restored = self._forward_host(np.concatenate(padded))
+                restored = np.asarray(self._run(np.concatenate(padded)))
                 for i, output in zip(chunk, restored):
                     h, w, _ = prepared[i].shape
                     outputs[i] = output[: h * self.scale, : w * self.scale]
-        outputs = [np.clip(output, 0.0, 1.0) for output in outputs]
+        for (h, w), indices in tiled.items():
+            restored = self._restore_tiled(np.stack([prepared[i] for i in indices]), progress)
+            for i, output in zip(indices, restored):
+                outputs[i] = output
+        outputs = [self.finish(image, output) for image, output in zip(images, outputs)]
         return np.stack(outputs) if as_array else outputs
+
+    def _restore_tiled(self, x: np.ndarray, progress: bool) -> np.ndarray:
+        """Equal-size large host images (n, H, W, C) → (n, H*s, W*s, C'), their tiles batched
+        on the device (module docstring, step 1)."""
+        n, h, w, _ = x.shape
+        s = self.scale
+        if self.task_name == "demosaic":  # tiles must start on even rows/columns
+            x, _ = pad_to_multiple(x, 2, mode="reflect")
+        plan = plan_tiles(x.shape[1], x.shape[2], self.tile, self.overlap, s)
+        jobs = [(image, index) for image in range(n) for index in range(len(plan))]
+        out = None
+        batches = [jobs[i:i + self.tile_batch] for i in range(0, len(jobs), self.tile_batch)]
+
+        def dispatch(batch):
+            tiles = np.stack([plan.crop_tiles(x[image], [index])[0] for image, index in batch])
+            weights = np.stack([plan.weight(index) for _, index in batch]).astype(np.float32)
+            return self._run(tiles, weights, batch=self.tile_batch)
+
+        with tqdm(total=len(jobs), desc="tiles", unit="tile", leave=False, disable=not progress,
+                  file=sys.stderr) as bar:
+            pending = dispatch(batches[0])
+            for number, batch in enumerate(batches):
+                following = dispatch(batches[number + 1]) if number + 1 < len(batches) else None
+                weighted = np.asarray(pending)  # waits for this batch only
+                if out is None:
+                    out = np.zeros((n, x.shape[1] * s, x.shape[2] * s, weighted.shape[-1]),
+                                   np.float32)
+                for (image, index), piece in zip(batch, weighted):
+                    plan.add(out[image], index, piece)
+                bar.update(len(batch))
+                pending = following
+        return plan.normalise(out)[:, : h * s, : w * s]
 
     def max_compilations(self) -> float:
         """The documented bound on traces for any stream of images (inf without tiling)."""
         if self.tile is None:
             return math.inf
         per_side = -(-self.tile // self.bucket)
-        return per_side**2 * (math.ceil(math.log2(self.batch_size)) + 1)
+        return per_side**2 * (math.ceil(math.log2(self.batch_size)) + 2)
 
     def describe(self) -> str:
         """One line naming the inference protocol (tiled or whole image, ensemble, buckets)."""
         if self.tile is None:
             how = "whole image"
         else:
-            how = f"tiles of {self.tile} px with {self.overlap} px overlap for larger images"
+            how = (f"tiles of {self.tile} px with {self.overlap} px overlap for larger images, "
+                   f"{self.tile_batch} per device batch")
         size = "exact size" if self.bucket == 1 else f"padded to multiples of {self.bucket}"
         ensemble = ", x8 self-ensemble" if self.self_ensemble else ""
         return f"{how}, {size}{ensemble}"
-
-
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    """uint8, or float in [0, 1] → uint8 HxWxC exactly as the metrics round it."""
-    return metrics.to_uint8_scale(image).astype(np.uint8)
-

@@ -9,12 +9,14 @@ All arithmetic is NumPy float64.
 - `y_channel=True` scores the BT.601 Y channel (jaxrestore.ops.color.rgb_to_y, float, not
   rounded) of a 3-channel image; a 1-channel image is scored as it is.
 
-`score(restored, target, task_name, scale)` applies the evaluation protocol of each task.
+Which metrics, crops and channels each task is scored on is the protocol's business
+(`jaxrestore.protocol.score`).
 """
 import numpy as np
 import scipy.ndimage
 
 from jaxrestore.ops.color import rgb_to_y
+from jaxrestore.ops.quantize import unit_to_uint8
 
 PEAK = 255.0
 SSIM_WINDOW = 11
@@ -22,7 +24,6 @@ SSIM_SIGMA = 1.5
 SSIM_K1 = 0.01
 SSIM_K2 = 0.03
 JPEG_BLOCK = 8
-TASKS = ("sr", "denoise", "jpeg", "demosaic")
 
 
 def to_uint8_scale(image) -> np.ndarray:
@@ -38,10 +39,9 @@ def to_uint8_scale(image) -> np.ndarray:
         raise ValueError(
             f"expected a uint8 image or a float image in [0, 1], got dtype {image.dtype}"
         )
-    image = image.astype(np.float64)
     if np.isnan(image).any():
         raise ValueError("image contains NaN")
-    return np.floor(np.clip(image, 0.0, 1.0) * PEAK + 0.5)
+    return unit_to_uint8(image).astype(np.float64)
 
 
 def _prepare(a, b, crop_border: int, y_channel: bool):
@@ -153,27 +153,3 @@ def psnr_b(restored, target, crop_border: int = 0, y_channel: bool = False) -> f
         for c in range(a.shape[-1])
     ]
     return float(np.mean(scores))
-
-
-def score(restored, target, task_name: str, scale: int = 1) -> dict:
-    """Scores one image by the protocol of `task_name` (see docs/metrics.md).
-
-    sr: PSNR/SSIM on Y (a grey image: its channel), `scale` pixels cropped from every border.
-    denoise, jpeg, demosaic: no crop, on all channels (RGB, or the single grey channel);
-    jpeg also reports PSNR-B. Returns {'psnr', 'ssim'} (+ 'psnr_b' for jpeg) as floats.
-    """
-    if task_name not in TASKS:
-        raise ValueError(f"unknown task {task_name!r}; known: {', '.join(TASKS)}")
-    if task_name == "sr":
-        if scale < 1:
-            raise ValueError(f"sr scoring needs a scale >= 1, got {scale}")
-        protocol = dict(crop_border=int(scale), y_channel=True)
-    else:
-        protocol = dict(crop_border=0, y_channel=False)
-    result = {
-        "psnr": psnr(restored, target, **protocol),
-        "ssim": ssim(restored, target, **protocol),
-    }
-    if task_name == "jpeg":
-        result["psnr_b"] = psnr_b(restored, target, **protocol)
-    return result

@@ -3,7 +3,7 @@
 Images are HWC (or HW) NumPy arrays. Every rounding and clipping is a visible argument
 (as BasicSR's degradations): nothing is clipped or rounded unless the protocol says so.
 
-- SR: `modcrop`, `bicubic_pair` (MATLAB bicubic, uint8 rounding per pass), `son_image` (IGNN).
+- SR: `modcrop`, `bicubic_pair` (MATLAB bicubic, uint8 rounding per pass).
 - Denoising: `add_gaussian_noise` (clean in [0, 1] + N(0, (sigma/255)^2), unclipped).
 - JPEG: `jpeg` (Pillow encoder/decoder in memory).
 - Demosaicing: `bayer_mask`, `bayer_mosaic`, `mosaic_to_masked`, `bilinear_demosaic`.
@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from jaxrestore.ops.imresize import imresize_np
+from jaxrestore.ops.quantize import round_half_away
 
 BAYER_PATTERNS = ("RGGB", "BGGR", "GRBG", "GBRG")
 
@@ -35,19 +36,6 @@ def bicubic_pair(hr: np.ndarray, scale: int):
     return hr, imresize_np(hr, 1 / scale)
 
 
-def son_image(lr: np.ndarray, graph_scale: int, pixel_range: float = 255.0) -> np.ndarray:
-    """IGNN's son image: the LR image downscaled again by `graph_scale` (float path).
-
-    lr: (h, w[, C]) uint8 or float in [0, pixel_range]. As IGNN's data loader: modcrop by
-    `graph_scale`, divide by `pixel_range`, MATLAB bicubic by 1/graph_scale in float (no uint8
-    rounding), multiply by `pixel_range`, clamp to [0, pixel_range]; NOT rounded.
-    Use pixel_range=1 for LR images in [0, 1]. Returns float32 (h//g, w//g[, C]).
-    """
-    lr = modcrop(np.asarray(lr, np.float32), graph_scale) / np.float32(pixel_range)
-    son = imresize_np(lr, 1 / graph_scale) * np.float32(pixel_range)
-    return np.clip(son, 0, pixel_range).astype(np.float32)
-
-
 def add_gaussian_noise(x: np.ndarray, sigma: float, seed, *, clip: bool = False,
                        rounds: bool = False) -> np.ndarray:
     """Adds white Gaussian noise N(0, (sigma/255)^2) to a clean float image in [0, 1].
@@ -63,7 +51,7 @@ def add_gaussian_noise(x: np.ndarray, sigma: float, seed, *, clip: bool = False,
     noise = np.random.default_rng(seed).standard_normal(x.shape) * (sigma / 255.0)
     out = x + noise
     if rounds:
-        out = np.round(out * 255.0) / 255.0
+        out = round_half_away(out * 255.0) / 255.0
     if clip:
         out = np.clip(out, 0.0, 1.0)
     return out.astype(x.dtype)

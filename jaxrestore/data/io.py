@@ -8,7 +8,8 @@ Channel rules of `read_image(path, channels)`:
   file is converted like MATLAB `rgb2gray` (0.298936 R + 0.587043 G + 0.114020 B, rounded
   half up), the usual way grey benchmark sets were made from colour photographs.
 - Palette files are expanded; bilevel files become 0/255; an alpha channel is dropped only
-  if it is fully opaque, otherwise the file is refused; 16-bit and float files are refused.
+  if it is fully opaque, otherwise the file is refused (`read_image_and_alpha` returns it);
+  16-bit and float files are refused (Pillow would silently cut 16-bit RGB PNGs to 8 bits).
 - EXIF orientation is applied (as OpenCV's `imread`).
 Every failure is an `ImageReadError` whose one-line message names the path.
 """
@@ -18,20 +19,25 @@ import pathlib
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from jaxrestore.errors import ImageReadError
+from jaxrestore.ops.color import rgb_to_luma
+from jaxrestore.ops.quantize import round_to_uint8
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-# MATLAB rgb2gray coefficients (first row of the inverse NTSC transform).
-RGB2GRAY = np.array([0.298936021293775, 0.587043074451121, 0.114020904255103])
 
 
-class ImageReadError(ValueError):
-    """An image file that is missing, unreadable or in an unsupported format."""
+EIGHT_BIT_ADVICE = "jaxrestore reads 8-bit images; convert it first (e.g. `convert IN -depth 8 OUT.png`)"
 
 
-def _to_8bit_array(image: Image.Image, path) -> np.ndarray:
-    """Pillow image → uint8 (H, W, 1) or (H, W, 3), refusing what cannot be read faithfully."""
+def _decode(image: Image.Image, path) -> tuple[np.ndarray, np.ndarray | None]:
+    """Pillow image → (uint8 (H, W, 1) or (H, W, 3), alpha uint8 (H, W, 1) or None), refusing
+    what cannot be read faithfully (16-bit, float)."""
     mode = image.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        raise ImageReadError(f"{path}: {mode} is a 16-bit/32-bit image; only 8-bit images are supported")
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F") or any(
+            ";16" in str(tile.args) for tile in getattr(image, "tile", None) or []):
+        raise ImageReadError(f"{path}: is a 16-bit or 32-bit image; {EIGHT_BIT_ADVICE}")
+    image.load()
+    image = ImageOps.exif_transpose(image)
     if mode == "P":
         mode = "RGBA" if "transparency" in image.info else "RGB"
         image = image.convert(mode)
@@ -39,37 +45,47 @@ def _to_8bit_array(image: Image.Image, path) -> np.ndarray:
         image, mode = image.convert("L"), "L"
     if mode in ("RGBA", "LA"):
         array = np.asarray(image)
-        if array[..., -1].min() < 255:
-            raise ImageReadError(f"{path}: has transparency ({mode} with alpha < 255); flatten it first")
-        return array[..., :-1].reshape(array.shape[:2] + (len(mode) - 1,))
+        colour = array[..., :-1].reshape(array.shape[:2] + (len(mode) - 1,))
+        return colour, array[..., -1:]
     if mode == "L":
-        return np.asarray(image)[..., None]
+        return np.asarray(image)[..., None], None
     if mode == "RGB":
-        return np.asarray(image)
-    raise ImageReadError(f"{path}: unsupported image mode {mode}")
+        return np.asarray(image), None
+    raise ImageReadError(f"{path}: unsupported image mode {mode}; {EIGHT_BIT_ADVICE}")
 
 
 def rgb_to_gray(rgb: np.ndarray) -> np.ndarray:
     """MATLAB `rgb2gray` on uint8 (H, W, 3) → uint8 (H, W, 1), rounded half up."""
-    grey = np.floor(rgb.astype(np.float64) @ RGB2GRAY + 0.5)
-    return np.clip(grey, 0, 255).astype(np.uint8)[..., None]
+    return round_to_uint8(rgb_to_luma(rgb.astype(np.float64)))
 
 
-def read_image(path, channels=None) -> np.ndarray:
-    """Reads an 8-bit image file as uint8 (H, W, C); C = channels or the file's own (1 or 3)."""
-    if channels not in (None, 1, 3):
-        raise ValueError(f"channels must be None, 1 or 3, got {channels!r}")
+def read_image_and_alpha(path) -> tuple[np.ndarray, np.ndarray | None]:
+    """Reads an 8-bit image file as (uint8 (H, W, C) with the file's own C (1 or 3), its alpha
+    channel uint8 (H, W, 1) or None)."""
     if not os.path.exists(path):
         raise ImageReadError(f"{path}: no such file")
     if os.path.isdir(path):
         raise ImageReadError(f"{path}: is a directory, not an image file")
     try:
         with Image.open(path) as image:
-            image.load()
-            image = ImageOps.exif_transpose(image)
-            array = _to_8bit_array(image, path)
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
-        raise ImageReadError(f"{path}: not a readable image file ({error})") from None
+            array, alpha = _decode(image, path)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
+            Image.DecompressionBombError) as error:
+        if isinstance(error, ImageReadError):
+            raise
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise ImageReadError(f"{path}: not a readable image file ({first})") from None
+    return np.ascontiguousarray(array), alpha
+
+
+def read_image(path, channels=None) -> np.ndarray:
+    """Reads an 8-bit image file as uint8 (H, W, C); C = channels or the file's own (1 or 3).
+    A file with transparency (alpha < 255 anywhere) is refused; an opaque alpha is dropped."""
+    if channels not in (None, 1, 3):
+        raise ValueError(f"channels must be None, 1 or 3, got {channels!r}")
+    array, alpha = read_image_and_alpha(path)
+    if alpha is not None and alpha.min() < 255:
+        raise ImageReadError(f"{path}: has transparency (alpha < 255); flatten it first")
     if channels == 3 and array.shape[2] == 1:
         array = np.repeat(array, 3, axis=2)
     elif channels == 1 and array.shape[2] == 3:
@@ -78,20 +94,23 @@ def read_image(path, channels=None) -> np.ndarray:
 
 
 def write_image(path, image: np.ndarray) -> None:
-    """Writes uint8 (H, W), (H, W, 1) or (H, W, 3); format from the extension (PNG is lossless).
-
-    Creates missing parent folders. Float images are refused: convert them first (e.g. clamp
-    to [0, 1], x255, round) so that what is written is what is scored.
+    """Writes uint8 (H, W), (H, W, 1) grey, (H, W, 2) grey + alpha, (H, W, 3) RGB or (H, W, 4)
+    RGBA; format from the extension (PNG is lossless). Creates missing parent folders. Float
+    images are refused: convert them first (`jaxrestore.ops.quantize.unit_to_uint8`) so that
+    what is written is what is scored.
     """
     image = np.asarray(image)
     if image.dtype != np.uint8:
         raise ValueError(f"write_image expects uint8, got {image.dtype}")
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[..., 0]
-    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)):
-        raise ValueError(f"write_image expects (H, W), (H, W, 1) or (H, W, 3), got {image.shape}")
+    modes = {2: "L", 3: {2: "LA", 3: "RGB", 4: "RGBA"}}
+    mode = modes.get(image.ndim)
+    mode = mode.get(image.shape[2]) if isinstance(mode, dict) else mode
+    if mode is None:
+        raise ValueError(f"write_image expects (H, W[, 1|2|3|4]), got {image.shape}")
     pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(image, "L" if image.ndim == 2 else "RGB").save(path)
+    Image.fromarray(image, mode).save(path)
 
 
 def list_images(folder_or_file) -> list:

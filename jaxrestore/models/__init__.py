@@ -2,19 +2,22 @@
 
 Contract shared by training, evaluation and the converters:
 
-- `config.model.name` picks the module (see `MODELS`); that module's `from_config(model_config)`
-  builds it from the remaining fields.
+- `config.model.name` picks the module (see `MODELS`); the other fields are the module's
+  constructor arguments (`module_kwargs`), so a module's defaults live in one place, its class.
 - `config.model.pixel_range` is the value of white at the model's input and output
   (IGNN: 255, as the original; MAGN: 1).
-- A model is called as `module.apply(variables, x, **extra_images)` with `x` of shape
-  (B, h, w, C) in [0, pixel_range]; `extra_images` are further image inputs in the same range
-  (IGNN's optional `son`). Trainable weights live in the `params` collection; frozen ones
-  (IGNN's mean shift and VGG embedding) in other collections that the optimiser never sees.
+- A model is called as `module.apply(variables, x)` with `x` of shape (B, h, w, C) in
+  [0, pixel_range]. Trainable weights live in the `params` collection; frozen ones (IGNN's mean
+  shift and VGG embedding) in other collections that the optimiser never sees.
+- `signature(model_config)` says what a model takes and gives (channels, scale, tasks) without
+  building it, so configs can be checked before any model setup.
 """
 import dataclasses
 import importlib
 
 import flax.linen as nn
+
+from jaxrestore.errors import ConfigError
 
 MODELS = {
     "ignn": "jaxrestore.models.ignn",
@@ -23,29 +26,70 @@ MODELS = {
 }
 
 
-def build_model(model_config) -> nn.Module:
-    """Builds the Flax module named by `model_config.name`."""
-    name = model_config.name
+@dataclasses.dataclass(frozen=True)
+class Signature:
+    """What a model maps: (B, h, w, in_channels) → (B, h*scale, w*scale, out_channels).
+
+    tasks: the tasks it is built for; min_size: the smallest input height and width it takes.
+    """
+
+    in_channels: int
+    out_channels: int
+    scale: int
+    tasks: tuple
+    min_size: int = 1
+
+
+def _module(model_config):
+    name = model_config.get("name", "")
     if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; known: {', '.join(sorted(MODELS))}")
-    return importlib.import_module(MODELS[name]).from_config(model_config)
+        raise ConfigError(f"unknown model.name {name!r}; known: {', '.join(sorted(MODELS))}")
+    return importlib.import_module(MODELS[name])
+
+
+def build_model(model_config) -> nn.Module:
+    """Builds the Flax module named by `model_config.name` (ConfigError for unknown fields)."""
+    return _module(model_config).from_config(model_config)
+
+
+def signature(model_config) -> Signature:
+    """The `Signature` of the model `model_config` describes (checks its fields, builds nothing)."""
+    module = _module(model_config)
+    module_kwargs(module.MODULE, model_config)
+    return module.signature(model_config)
 
 
 def module_kwargs(module_class, model_config) -> dict:
-    """The fields of `model_config` other than the registry's (`name`, `pixel_range`), as
-    keyword arguments of `module_class`; an unknown field is a one-line ValueError."""
+    """The fields of `model_config` other than `name`, as keyword arguments of `module_class`
+    (`pixel_range` only if the module has that field); an unknown field is a ConfigError."""
     fields = {f.name for f in dataclasses.fields(module_class)} - {"parent", "name"}
-    kwargs = {k: v for k, v in model_config.items() if k not in ("name", "pixel_range")}
+    kwargs = {k: v for k, v in model_config.items() if k != "name"}
+    if "pixel_range" not in fields:
+        kwargs.pop("pixel_range", None)
     unknown = sorted(set(kwargs) - fields)
     if unknown:
-        raise ValueError(f"unknown {module_class.__name__} config fields: {', '.join(unknown)}")
+        raise ConfigError(f"unknown {module_class.__name__} config fields: {', '.join(unknown)}"
+                          f" (known: {', '.join(sorted(fields))})")
     return kwargs
 
 
-def apply_unit_range(module: nn.Module, variables, x, pixel_range: float, **extra_images):
+def model_config(module_class, name: str, **fields):
+    """A `model` config section named `name` holding every field of `module_class` at its
+    default (its `pixel_range` too, which the registry reads), with `fields` applied (an
+    unknown one is a ConfigError)."""
+    import ml_collections
+
+    defaults = {f.name: f.default for f in dataclasses.fields(module_class)
+                if f.name not in ("parent", "name") and f.default is not dataclasses.MISSING}
+    unknown = sorted(set(fields) - set(defaults))
+    if unknown:
+        raise ConfigError(f"unknown {module_class.__name__} config fields: {', '.join(unknown)}")
+    return ml_collections.ConfigDict({"name": name, **defaults, **fields})
+
+
+def apply_unit_range(module: nn.Module, variables, x, pixel_range: float):
     """Runs `module` on images in [0, 1] and returns its output in [0, 1] (not clamped).
 
-    x: (B, h, w, C) in [0, 1]; extra_images: further (B, ., ., C) images in [0, 1].
+    x: (B, h, w, C) in [0, 1].
     """
-    scaled = {name: image * pixel_range for name, image in extra_images.items()}
-    return module.apply(variables, x * pixel_range, **scaled) / pixel_range
+    return module.apply(variables, x * pixel_range) / pixel_range

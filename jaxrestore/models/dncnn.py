@@ -13,7 +13,7 @@ BN on, call with `train=True` and `mutable=['batch_stats']` to use batch statist
 """
 import flax.linen as nn
 
-from jaxrestore.models import module_kwargs
+from jaxrestore.models import Signature, module_kwargs
 from jaxrestore.models.layers import kaiming_init
 
 
@@ -55,3 +55,12 @@ class DnCNN(nn.Module):
 def from_config(model_config) -> DnCNN:
     """Builds DnCNN from `config.model` (fields channels, features, depth, batch_norm)."""
     return DnCNN(**module_kwargs(DnCNN, model_config))
+
+
+def signature(model_config) -> Signature:
+    """Same-size restoration with `channels` in and out."""
+    channels = model_config.get("channels", 1)
+    return Signature(channels, channels, 1, ("denoise", "jpeg", "demosaic"))
+
+
+MODULE = DnCNN

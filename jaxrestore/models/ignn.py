@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from jaxrestore import models
 from jaxrestore.models.layers import (ConvWeights, ResBlock, Upsampler, conv, conv2d, mean_shift,
                                      prepared_conv2d)
 from jaxrestore.models.vgg import VGGEmbedding
@@ -58,28 +59,30 @@ def son_image(lr: jax.Array, graph_scale: int, pixel_range: float = 255.0) -> ja
     return jnp.clip(small * pixel_range, 0.0, pixel_range)
 
 
-def model_config(scale: int, n_resblocks: int = 32, n_feats: int = 256, **overrides
-                 ) -> ml_collections.ConfigDict:
-    """The `model` section of an IGNN config (paper defaults), with `overrides` applied."""
-    config = ml_collections.ConfigDict(dict(
-        name="ignn", pixel_range=255.0, scale=scale, n_resblocks=n_resblocks, n_feats=n_feats,
-        k=5, window=30, patch_size=3, stride=2, res_scale=0.1, embedding="vgg", use_graph=True,
-        conv_algorithm="auto",
-    ))
-    for key, value in overrides.items():
-        if key not in config:
-            raise KeyError(f"unknown IGNN model field {key!r}")
-        config[key] = value
-    return config
+def model_config(scale: int, **fields) -> ml_collections.ConfigDict:
+    """The `model` section of an IGNN config: the paper's network (`IGNN`'s defaults) at `scale`,
+    with `fields` applied (an unknown field is a ConfigError)."""
+    return models.model_config(IGNN, "ignn", scale=scale, **fields)
 
 
-def from_config(config) -> "IGNN":
+def from_config(model_config) -> "IGNN":
     """Builds `IGNN` from a `model` config section (see `model_config`)."""
-    return IGNN(scale=config.scale, n_resblocks=config.n_resblocks, n_feats=config.n_feats,
-                k=config.k, window=config.window, patch_size=config.patch_size,
-                stride=config.stride, res_scale=config.res_scale, embedding=config.embedding,
-                use_graph=config.use_graph, pixel_range=config.pixel_range,
-                conv_algorithm=config.get("conv_algorithm", "auto"))
+    return IGNN(**models.module_kwargs(IGNN, model_config))
+
+
+def signature(model_config) -> models.Signature:
+    """RGB in, RGB out, `scale` times larger; SR only; the smallest LR side whose son image
+    holds k patches."""
+    scale, gs = model_config.scale, graph_scale_for(model_config.scale)
+    patch, stride = model_config.get("patch_size", 3), model_config.get("stride", 2)
+    side = patch
+    while True:
+        rows, cols = patch_grid(side, side, patch, stride)
+        if rows * cols >= model_config.get("k", 5):
+            break
+        side += 1
+    return models.Signature(3, 3, scale, ("sr",), min_size=side * gs if
+                            model_config.get("use_graph", True) else 1)
 
 
 class WeightNet(nn.Module):
@@ -271,6 +274,9 @@ class IGNN(nn.Module):
 
     @nn.compact
     def __call__(self, lr, son=None):
+        if lr.ndim != 4 or lr.shape[-1] != 3:
+            raise ValueError(f"IGNN takes RGB images (B, h, w, 3), got shape {lr.shape} (repeat a "
+                             "grey image into 3 channels first, as jaxrestore.Restorer does)")
         n, s, pr = self.n_feats, self.scale, self.pixel_range
         if self.use_graph:
             if son is None:
@@ -307,3 +313,4 @@ class IGNN(nn.Module):
         return mean_shift(DIV2K_MEAN, value_range=pr, sign=1.0, name="add_mean")(x)
 
 
+MODULE = IGNN

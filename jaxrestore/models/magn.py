@@ -19,7 +19,8 @@ A MultiLevelGraphBlock runs two graphs on the same features and fuses them:
 import flax.linen as nn
 import jax.numpy as jnp
 
-from jaxrestore.models import module_kwargs
+from jaxrestore.errors import ConfigError
+from jaxrestore.models import Signature, module_kwargs
 from jaxrestore.models.layers import ResBlock, conv
 from jaxrestore.ops.graph_attention import (block_graph_aggregate, element_graph_attention,
                                             window_candidates)
@@ -202,5 +203,14 @@ def from_config(model_config) -> MAGN:
     `pixel_range` are the registry's)."""
     kwargs = module_kwargs(MAGN, model_config)
     if kwargs.get("fusion", "cross_gate") not in FUSIONS:
-        raise ValueError(f"unknown fusion {kwargs['fusion']!r}; known: {', '.join(FUSIONS)}")
+        raise ConfigError(f"unknown model.fusion {kwargs['fusion']!r}; known: {', '.join(FUSIONS)}")
     return MAGN(**kwargs)
+
+
+def signature(model_config) -> Signature:
+    """Same-size restoration (denoising, JPEG, demosaicing), in_channels → out_channels."""
+    return Signature(model_config.get("in_channels", 1), model_config.get("out_channels", 1), 1,
+                     ("denoise", "jpeg", "demosaic"))
+
+
+MODULE = MAGN

@@ -39,19 +39,15 @@ def inverse_dihedral(y, i: int):
     return _hflip(y) if i >= 4 else y
 
 
-def self_ensemble(fn, x, **extra_images):
-    """mean_i inverse_dihedral(fn(dihedral(x, i), **extras_i), i) over the 8 transforms.
+def self_ensemble(fn, x):
+    """mean_i inverse_dihedral(fn(dihedral(x, i)), i) over the 8 transforms.
 
     fn: maps (N, h, w, C) images to (N, h*s, w*s, C') outputs (any geometry-preserving map).
-    extra_images: further NHWC inputs (e.g. IGNN's son image `son`), each given transform i
-    alongside x, so fn sees a consistent pair. Alternatively let fn derive them from its input
-    (e.g. compute the son image from the transformed LR inside fn); for IGNN's son, recomputing
-    from the transformed LR equals transforming the son when the LR size is a multiple of the
-    graph scale.
+    A model that derives further inputs from its image (IGNN's son image) derives them from
+    each transformed copy.
     """
     total = None
     for i in range(NUM_TRANSFORMS):
-        extras = {name: dihedral(image, i) for name, image in extra_images.items()}
-        out = inverse_dihedral(fn(dihedral(x, i), **extras), i)
+        out = inverse_dihedral(fn(dihedral(x, i)), i)
         total = out if total is None else total + out
     return total / NUM_TRANSFORMS

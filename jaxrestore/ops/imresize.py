@@ -30,6 +30,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxrestore.ops.quantize import round_half_away
+
 KERNEL_WIDTH = 4.0  # support of the cubic kernel
 
 
@@ -105,8 +107,7 @@ def _spatial_axes(ndim: int):
 def _round_saturate(y, dtype, xp):
     """MATLAB's conversion to an integer type: round half away from zero, saturate."""
     info = xp.iinfo(dtype)
-    rounded = xp.sign(y) * xp.floor(xp.abs(y) + 0.5)
-    return xp.clip(rounded, info.min, info.max)
+    return xp.clip(round_half_away(y), info.min, info.max)
 
 
 def _resize(x, scale, output_shape, antialiasing, resize_axis, compute_dtype, xp):

@@ -1,8 +1,9 @@
-"""Padding to a multiple, cropping back, and overlapped tiled application of a model.
+"""Padding to a multiple, cropping back, and overlapped tiles blended with a weight map.
 
-Host-memory friendly: the full image and the output accumulator are NumPy arrays on the host;
-only one tile at a time is handed to `fn` (which may put it on a device). All tiles have the
-same size, so a jitted `fn` compiles once.
+`plan_tiles` says where the tiles of an image lie and how their outputs are weighted;
+`tiled_apply` runs a function tile by tile on the host with that plan (the plain reference
+path), and `jaxrestore.inference.Restorer` runs the same plan with tiles batched on the device.
+All tiles of one image have the same size, so a jitted function compiles once per tile size.
 
 Blending window (`tile_window`): along each axis, an edge of a tile that lies inside the image
 gets a weight that is 0 over the first overlap/4 input pixels, rises linearly over the next
@@ -12,14 +13,9 @@ middle half is cross-faded (two neighbours at exactly `overlap` apart sum to 1 t
 pixel keeps a positive summed weight. Consequences: one tile covering the image gives fn(x)
 exactly; for a function whose output at a point depends only on inputs within overlap/4 pixels,
 tiling is exact up to float rounding; for models with wider context, seams are cross-faded.
-
-Composes with the x8 ensemble (jaxrestore.ops.ensemble) and with IGNN's son image, e.g.
-    padded, size = pad_to_multiple(x, multiple)
-    son = ...  # (N, H/g, W/g, C), computed once from `padded`
-    y = tiled_apply(lambda t, **e: self_ensemble(model_fn, t, **e), padded, tile, overlap,
-                    scale, son=son)
-    y = crop(y, size, scale)
 """
+import dataclasses
+
 import numpy as np
 
 PAD_MODES = ("reflect", "symmetric", "edge")
@@ -79,81 +75,96 @@ def tile_window(size: int, overlap: int, scale: int, inner_before: bool, inner_a
     return weight
 
 
-def _axis_plan(length: int, tile: int, overlap: int, scale: int):
-    """[(start, size, window)] for one axis, plus the summed window over the whole output axis."""
-    size = min(tile, length)
-    starts = tile_starts(length, tile, overlap)
-    total = np.zeros(length * scale)
-    plan = []
-    for start in starts:
-        window = tile_window(size, overlap, scale, start > 0, start + size < length)
-        total[start * scale : (start + size) * scale] += window
-        plan.append((start, size, window))
-    return plan, total
+@dataclasses.dataclass(frozen=True)
+class TilePlan:
+    """The tiles of an (height, width) image and the blending of their x`scale` outputs.
+
+    tile_hw: (th, tw), every tile's input size. starts: [(y0, x0)] of each tile, row-major.
+    windows: per tile, the (th*s,) row and (tw*s,) column weights (`tile_window`).
+    total: (height*s, width*s) summed weight of all tiles, positive everywhere.
+    """
+
+    height: int
+    width: int
+    scale: int
+    tile_hw: tuple
+    starts: list
+    windows: list
+    total: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def crop_tiles(self, x: np.ndarray, indices) -> np.ndarray:
+        """The input tiles `indices` of x (..., height, width, C) → (len, ..., th, tw, C)."""
+        th, tw = self.tile_hw
+        return np.stack([x[..., y0:y0 + th, x0:x0 + tw, :]
+                         for y0, x0 in (self.starts[i] for i in indices)])
+
+    def weight(self, index: int) -> np.ndarray:
+        """The (th*s, tw*s, 1) weight map of tile `index`'s output."""
+        wy, wx = self.windows[index]
+        return (wy[:, None] * wx[None, :])[..., None]
+
+    def add(self, out: np.ndarray, index: int, weighted: np.ndarray) -> None:
+        """Adds tile `index`'s weighted output (..., th*s, tw*s, C) into `out` in place."""
+        (y0, x0), s = self.starts[index], self.scale
+        th, tw = self.tile_hw
+        out[..., y0 * s:(y0 + th) * s, x0 * s:(x0 + tw) * s, :] += weighted
+
+    def normalise(self, out: np.ndarray) -> np.ndarray:
+        """Divides the summed weighted outputs by the summed weights (in place); returns out."""
+        out /= self.total[..., None]
+        return out
 
 
-def tiled_apply(fn, x: np.ndarray, tile: int, overlap: int, scale: int = 1, **extra_images):
-    """Applies fn to overlapping tiles of NHWC x and blends the outputs with `tile_window`.
+def plan_tiles(height: int, width: int, tile: int, overlap: int, scale: int = 1) -> TilePlan:
+    """The `TilePlan` of overlapped tile×tile windows (overlap pixels shared, the last window
+    flush with the border; a side shorter than `tile` is one tile of its length)."""
+    if tile < 1 or not 0 <= overlap < tile:
+        raise ValueError(
+            f"need tile >= 1 and 0 <= overlap < tile, got tile={tile}, overlap={overlap}")
 
-    fn: (N, t, t, C) [, **extras] -> (N, t*scale, t*scale, C'), with t = min(tile, H) (resp. W).
-    x: (N, H, W, C) host array. extra_images: further NHWC inputs of size (H/f, W/f) for an
-    integer f (e.g. IGNN's son image, f = graph scale); each tile gets the matching region of
-    each (this needs H, W, tile and tile - overlap to be multiples of f).
-    Returns a NumPy (N, H*scale, W*scale, C') array (float32 or wider).
+    def axis(length):
+        size = min(tile, length)
+        starts = tile_starts(length, tile, overlap)
+        windows = [tile_window(size, overlap, scale, start > 0, start + size < length)
+                   for start in starts]
+        total = np.zeros(length * scale)
+        for start, window in zip(starts, windows):
+            total[start * scale:(start + size) * scale] += window
+        return size, starts, windows, total
+
+    th, rows, row_windows, row_total = axis(height)
+    tw, cols, col_windows, col_total = axis(width)
+    return TilePlan(height, width, scale, (th, tw),
+                    [(y0, x0) for y0 in rows for x0 in cols],
+                    [(wy, wx) for wy in row_windows for wx in col_windows],
+                    row_total[:, None] * col_total[None, :])
+
+
+def tiled_apply(fn, x: np.ndarray, tile: int, overlap: int, scale: int = 1) -> np.ndarray:
+    """Applies fn to overlapping tiles of NHWC x, one at a time, and blends the outputs.
+
+    fn: (N, th, tw, C) -> (N, th*scale, tw*scale, C'), with (th, tw) = the plan's tile size.
+    x: (N, H, W, C) host array. Returns a NumPy (N, H*scale, W*scale, C') array (float32 or
+    wider).
     """
     x = np.asarray(x)
     if x.ndim != 4:
         raise ValueError(f"expected NHWC images, got shape {x.shape}")
-    if tile < 1 or not 0 <= overlap < tile:
-        raise ValueError(
-            f"need tile >= 1 and 0 <= overlap < tile, got tile={tile}, overlap={overlap}"
-        )
     n, h, w = x.shape[:3]
-    extra_images = {name: np.asarray(image) for name, image in extra_images.items()}
-    factors = {
-        name: _extra_factor(name, image, x.shape, tile, overlap)
-        for name, image in extra_images.items()
-    }
-    rows, row_total = _axis_plan(h, tile, overlap, scale)
-    cols, col_total = _axis_plan(w, tile, overlap, scale)
+    plan = plan_tiles(h, w, tile, overlap, scale)
+    th, tw = plan.tile_hw
     out = None
-    for y0, th, wy in rows:
-        for x0, tw, wx in cols:
-            extras = {
-                name: _region(image, factors[name], y0, th, x0, tw)
-                for name, image in extra_images.items()
-            }
-            piece = np.asarray(fn(x[:, y0 : y0 + th, x0 : x0 + tw], **extras))
-            if piece.shape[:3] != (n, th * scale, tw * scale):
-                raise ValueError(
-                    f"fn mapped a tile of shape {(n, th, tw)} to {piece.shape}; expected "
-                    f"{(n, th * scale, tw * scale)} (scale={scale})"
-                )
-            if out is None:
-                dtype = np.result_type(piece.dtype, np.float32)
-                out = np.zeros((n, h * scale, w * scale, piece.shape[-1]), dtype)
-            weight = (wy[:, None] * wx[None, :])[None, :, :, None]
-            out[:, y0 * scale : (y0 + th) * scale, x0 * scale : (x0 + tw) * scale] += piece * weight
-    out /= (row_total[:, None] * col_total[None, :])[None, :, :, None]
-    return out
-
-
-def _region(image: np.ndarray, f: int, y0: int, th: int, x0: int, tw: int) -> np.ndarray:
-    """The part of an f-times smaller image under the tile [y0, y0+th) x [x0, x0+tw) of x."""
-    return image[:, y0 // f : (y0 + th) // f, x0 // f : (x0 + tw) // f]
-
-
-def _extra_factor(name: str, image, x_shape, tile: int, overlap: int) -> int:
-    """Integer downscale factor f of an extra image relative to x, with aligned tiles."""
-    n, h, w = x_shape[:3]
-    eh, ew = np.shape(image)[1:3]
-    f = h // eh if eh else 0
-    aligned = [h, w] + ([tile, tile - overlap] if tile < max(h, w) else [])
-    shape_ok = np.shape(image)[0] == n and f >= 1 and (eh * f, ew * f) == (h, w)
-    if not shape_ok or any(v % f for v in aligned):
-        raise ValueError(
-            f"extra image {name!r} of shape {np.shape(image)} does not tile with x of shape "
-            f"{tuple(x_shape)}: need (N, H/f, W/f, .) with H, W, tile and tile - overlap "
-            f"multiples of an integer f"
-        )
-    return f
+    for index in range(len(plan)):
+        piece = np.asarray(fn(plan.crop_tiles(x, [index])[0]))
+        if piece.shape[:3] != (n, th * scale, tw * scale):
+            raise ValueError(
+                f"fn mapped a tile of shape {(n, th, tw)} to {piece.shape}; expected "
+                f"{(n, th * scale, tw * scale)} (scale={scale})")
+        if out is None:
+            dtype = np.result_type(piece.dtype, np.float32)
+            out = np.zeros((n, h * scale, w * scale, piece.shape[-1]), dtype)
+        plan.add(out, index, piece * plan.weight(index))
+    return plan.normalise(out)
