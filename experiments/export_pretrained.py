@@ -12,9 +12,8 @@ import argparse
 import pathlib
 import sys
 
-import orbax.checkpoint as ocp
-
 from jaxrestore.checkpoints import load_for_inference, save_for_inference
+from jaxrestore.errors import UserError
 
 
 def relative_data_paths(paths: str) -> str:
@@ -37,12 +36,10 @@ def main(argv=None) -> int:
         print(f"error: {args.out} already exists", file=sys.stderr)
         return 2
     try:
-        config, variables = load_for_inference(args.run_checkpoints)
-    except FileNotFoundError as error:
+        config, variables, step = load_for_inference(args.run_checkpoints)
+    except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    with ocp.CheckpointManager(pathlib.Path(args.run_checkpoints).resolve()) as manager:
-        step = int(manager.latest_step())
     config.data.train_path = relative_data_paths(config.data.train_path)
     config.train.steps = step
     save_for_inference(args.out, config, variables, step=step)

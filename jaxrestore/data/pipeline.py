@@ -1,5 +1,4 @@
-"""The host input pipeline: `TrainData` (infinite, deterministic, sharded batches) and
-`validation_images`.
+"""The host input pipeline: `TrainData`, infinite, deterministic, sharded training batches.
 
 Determinism: example i of the global batch at step t is drawn from
 `np.random.default_rng([seed, t, i])` alone, so the batch of step t does not depend on where
@@ -18,7 +17,8 @@ from typing import Dict, Iterator, List
 
 import numpy as np
 
-from jaxrestore.data import sources, tasks
+from jaxrestore.data import examples, sources
+from jaxrestore.errors import DataSourceError
 
 Batch = Dict[str, np.ndarray]
 
@@ -26,30 +26,30 @@ Batch = Dict[str, np.ndarray]
 class TrainData:
     """Training batches for `config` as seen by host `process_index` of `process_count`.
 
-    `batches(start_step)` yields dicts of float32 arrays: 'input' (b, h, w, C), 'target'
-    (b, H, W, C) and, with config.data.son_image, 'son' (b, h/g, w/g, C), where
-    b = config.data.batch_size // process_count. Images are decoded (and, for SR, downscaled)
-    once, here. Use as a context manager or call `close()` to stop the worker threads.
+    `batches(start_step)` yields dicts of float32 arrays: 'input' (b, h, w, C) and 'target'
+    (b, H, W, C), where b = config.data.batch_size // process_count. Images are decoded (and,
+    for SR, downscaled) once, here: a DataSourceError (missing folder, no usable image) comes
+    before any model setup. The config is assumed checked (`jaxrestore.config.check_config`).
+    Use as a context manager or call `close()` to stop the worker threads.
     """
 
     def __init__(self, config, process_index: int = 0, process_count: int = 1):
-        tasks.check_config(config)
         if config.data.batch_size % process_count:
-            raise ValueError(f"data.batch_size {config.data.batch_size} is not divisible by "
-                             f"the {process_count} processes")
+            raise DataSourceError(f"data.batch_size {config.data.batch_size} is not divisible "
+                                  f"by the {process_count} processes")
         if not 0 <= process_index < process_count:
             raise ValueError(f"process_index {process_index} not in [0, {process_count})")
         self.config = config
         self.local_batch_size = config.data.batch_size // process_count
         self.first_example = process_index * self.local_batch_size
-        samples = tasks.prepare(sources.training_samples(config), config)
-        self.samples = [s for s in samples if tasks.fits(s, config)]
+        samples = examples.prepare(sources.training_samples(config), config)
+        self.samples = [s for s in samples if examples.fits(s, config)]
         for s in samples:
-            if not tasks.fits(s, config):
+            if not examples.fits(s, config):
                 logging.warning("skipping training image %s %s: smaller than data.patch_size %d",
                                 s.name, s.image.shape[:2], config.data.patch_size)
         if not self.samples:
-            raise sources.DataSourceError(
+            raise DataSourceError(
                 f"no training image is at least data.patch_size = {config.data.patch_size} "
                 "pixels on each side")
         self._pool = None
@@ -60,7 +60,7 @@ class TrainData:
     def example(self, step: int, index: int) -> Dict[str, np.ndarray]:
         """Global example `index` of the batch at `step` (HWC float32 arrays)."""
         rng = np.random.default_rng([self.config.train.seed, step, index])
-        return tasks.training_example(self.samples, self.config, rng)
+        return examples.training_example(self.samples, self.config, rng)
 
     def batch(self, step: int) -> Batch:
         """This host's share of the global batch at `step`, built in the calling thread."""
@@ -105,10 +105,3 @@ class TrainData:
 
 def _stack(examples: List[Dict[str, np.ndarray]]) -> Batch:
     return {key: np.stack([e[key] for e in examples]) for key in examples[0]}
-
-
-def validation_images(config) -> List[dict]:
-    """Held-out whole images degraded by the evaluation protocol: a list of
-    dict(name, input, target, [son]) with HWC float32 images in [0, 1] (see tasks)."""
-    tasks.check_config(config)
-    return [tasks.validation_example(s, config) for s in sources.validation_samples(config)]

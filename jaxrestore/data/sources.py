@@ -28,15 +28,13 @@ from typing import List, Optional
 import numpy as np
 
 from jaxrestore.data import io
+from jaxrestore.errors import DataSourceError, ImageReadError
 
 # Photos bundled in the scikit-image wheel (colour photos plus the natural grey ones).
 SKIMAGE_TRAIN = ("astronaut.png", "camera.png", "coins.png", "hubble_deep_field.jpg", "ihc.png",
                  "moon.png", "motorcycle_left.png", "motorcycle_right.png", "rocket.jpg")
 SKIMAGE_VAL = ("chelsea.png", "coffee.png")
-
-
-class DataSourceError(ValueError):
-    """A user-facing data problem (missing folder, no images, unknown source); one line."""
+SOURCES = ("skimage", "folder", "tfds_div2k")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,7 +69,7 @@ def folder_images(paths: str, channels: int) -> List[Sample]:
         for path in io.list_images(folder):
             try:
                 image = io.read_image(path, channels)
-            except io.ImageReadError as error:
+            except ImageReadError as error:
                 logging.warning("skipping unreadable training image: %s", error)
                 continue
             samples.append(Sample(pathlib.Path(path).stem, image))
@@ -92,8 +90,7 @@ def training_samples(config) -> List[Sample]:
         if config.task.name != "sr":
             return tfds_div2k.load("train", 2, channels, data.tfds_data_dir, with_lr=False)
         return tfds_div2k.load("train", config.task.scale, channels, data.tfds_data_dir)
-    raise DataSourceError(
-        f"unknown data.source {data.source!r}; use 'skimage', 'folder' or 'tfds_div2k'")
+    raise DataSourceError(f"unknown data.source {data.source!r}; use one of {', '.join(SOURCES)}")
 
 
 def validation_samples(config) -> List[Sample]:

@@ -17,7 +17,8 @@ from typing import List
 import numpy as np
 
 from jaxrestore.data import io
-from jaxrestore.data.sources import DataSourceError, Sample
+from jaxrestore.data.sources import Sample
+from jaxrestore.errors import DataSourceError
 
 SCALES = (2, 3, 4, 8)
 SPLITS = {"train": "train", "val": "validation"}

@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 import jax.numpy as jnp
 
+from jaxrestore.errors import ConfigError
+
 CHARBONNIER_EPS = 1e-3  # as BasicSR's CharbonnierLoss
 
 
@@ -30,5 +32,5 @@ LOSSES = {"l1": l1, "mse": mse, "charbonnier": charbonnier}
 def get_loss(name: str) -> Callable:
     """The loss function named `name` ('l1' | 'mse' | 'charbonnier')."""
     if name not in LOSSES:
-        raise ValueError(f"unknown loss {name!r}; known: {', '.join(LOSSES)}")
+        raise ConfigError(f"unknown train.loss {name!r}; known: {', '.join(LOSSES)}")
     return LOSSES[name]

@@ -1,12 +1,17 @@
-"""Optimiser and learning-rate schedules from `config.train`.
+"""Optimiser and learning-rate schedule from `config.train`: the one place both are built.
 
 IGNN's original recipe (sczhou/IGNN config.py, core/build.py): Adam(lr 1e-4, betas (0.9, 0.999)),
 no weight decay, lr halved by MultiStepLR at epochs 16/32/48/64 of 10,000 iterations stepped at
 the start of each epoch (so the halvings take effect at iterations 150k, 310k, 470k, 630k), 800k
-iterations in all. `configs.common.base_config` holds these numbers.
+iterations in all. `jaxrestore.configs.common.base_config` holds these numbers.
 """
 import jax.numpy as jnp
 import optax
+
+from jaxrestore.errors import ConfigError
+
+SCHEDULES = ("step", "cosine_restarts", "constant")
+OPTIMIZERS = ("adam",)
 
 
 def learning_rate_schedule(train_config) -> optax.Schedule:
@@ -34,15 +39,18 @@ def learning_rate_schedule(train_config) -> optax.Schedule:
             return low + 0.5 * (lr - low) * (1.0 + jnp.cos(jnp.pi * phase))
 
         return schedule
-    raise ValueError(f"unknown schedule {name!r}; known: step, cosine_restarts, constant")
+    raise ConfigError(f"unknown train.schedule {name!r}; known: {', '.join(SCHEDULES)}")
 
 
-def make_optimizer(train_config) -> optax.GradientTransformation:
-    """Adam on the schedule, after optional global-norm clipping (`grad_clip` > 0)."""
-    if train_config.optimizer != "adam":
-        raise ValueError(f"unknown optimizer {train_config.optimizer!r}; known: adam")
+def make_optimizer(train_config, schedule: optax.Schedule | None = None
+                   ) -> optax.GradientTransformation:
+    """Adam on `schedule` (default: `learning_rate_schedule(train_config)`), after optional
+    global-norm clipping (`grad_clip` > 0)."""
+    if train_config.optimizer not in OPTIMIZERS:
+        raise ConfigError(f"unknown train.optimizer {train_config.optimizer!r}; known: "
+                          f"{', '.join(OPTIMIZERS)}")
     adam = optax.adam(
-        learning_rate_schedule(train_config),
+        learning_rate_schedule(train_config) if schedule is None else schedule,
         b1=train_config.b1,
         b2=train_config.b2,
         eps=train_config.eps,

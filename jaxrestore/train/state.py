@@ -5,7 +5,6 @@ import flax.serialization
 import flax.struct
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from jaxrestore.checkpoints import split_variables
@@ -29,32 +28,25 @@ class TrainState(flax.struct.PyTreeNode):
     rng: jax.Array
 
 
-def create_train_state(module, optimizer: optax.GradientTransformation, example: dict,
-                       seed: int) -> TrainState:
-    """Initialises `module` on `example` (a batch dict: 'input' and extra images, any range).
+def init_train_state(module, optimizer: optax.GradientTransformation, example_input,
+                     seed: int) -> TrainState:
+    """The state before the first step: `module` initialised on `example_input` (B, h, w, C).
 
-    Returns host (NumPy) arrays so a driver can place them however it shards.
+    Pure: jit it (with output shardings) to create the state on devices, or `jax.eval_shape` it
+    for the shapes a checkpoint restores into.
     """
     init_key, run_key = jax.random.split(jax.random.PRNGKey(seed))
-    extras = {k: jnp.asarray(v) for k, v in example.items() if k not in ("input", "target")}
-    variables = jax.jit(module.init)(init_key, jnp.asarray(example["input"]), **extras)
-    params, frozen = split_variables(variables)
-    state = TrainState(
-        step=jnp.zeros((), jnp.int32),
-        params=params,
-        frozen=frozen,
-        opt_state=optimizer.init(params),
-        rng=run_key,
-    )
-    return jax.device_get(state)
+    params, frozen = split_variables(module.init(init_key, example_input))
+    return TrainState(step=jnp.zeros((), jnp.int32), params=params, frozen=frozen,
+                      opt_state=optimizer.init(params), rng=run_key)
 
 
 def state_to_dict(state: TrainState) -> dict:
-    """The checkpointed form: nested dicts with keys step, params, frozen, opt_state, rng."""
-    return flax.serialization.to_state_dict(jax.device_get(state))
+    """The checkpointed form: nested dicts with keys step, params, frozen, opt_state, rng (the
+    leaves as they are: device arrays, NumPy arrays or ShapeDtypeStructs)."""
+    return flax.serialization.to_state_dict(state)
 
 
 def state_from_dict(template: TrainState, tree: dict) -> TrainState:
-    """Inverse of `state_to_dict`, shaped like `template` (host NumPy arrays)."""
-    restored = flax.serialization.from_state_dict(template, tree)
-    return jax.tree.map(np.asarray, restored)
+    """Inverse of `state_to_dict`, shaped like `template`."""
+    return flax.serialization.from_state_dict(template, tree)

@@ -9,31 +9,28 @@ from jaxrestore.checkpoints import merge_variables
 from jaxrestore.models import apply_unit_range
 
 AXIS = "data"
-IMAGE_KEYS = ("input", "target")
 
 
 def make_train_step(module, pixel_range: float, loss_fn: Callable,
                     optimizer: optax.GradientTransformation) -> Callable:
     """Returns `train_step(state, batch) -> (state, metrics)` for ONE replica.
 
-    batch: this replica's share of the global batch, 'input' (b, h, w, C), 'target'
-    (b, H, W, C) and extra model images (IGNN's 'son'), all in [0, 1].
+    batch: this replica's share of the global batch, 'input' (b, h, w, C) and 'target'
+    (b, H, W, C), both in [0, 1].
     It must run inside a mapped axis named 'data' (jax.shard_map or jax.pmap): loss and
     gradients are averaged over replicas with `lax.pmean`, so every replica applies the same
     update. The params are cast to 'varying' before differentiating: under shard_map with
     check_vma=True a replicated (unvarying) input would otherwise get gradients already summed
     over devices, under pmap (and check_vma=False) it would not; with the cast every setting
     sees per-replica gradients and the pmean is the mean over the global batch.
-    metrics: 'loss' (global batch mean) and 'grad_norm' (of the averaged gradient).
+    metrics (device scalars): 'loss' (global batch mean) and 'grad_norm' (of the averaged
+    gradient).
     """
 
     def train_step(state, batch):
-        extras = {k: v for k, v in batch.items() if k not in IMAGE_KEYS}
-
         def loss_of(params):
             variables = merge_variables(params, state.frozen)
-            prediction = apply_unit_range(module, variables, batch["input"], pixel_range,
-                                          **extras)
+            prediction = apply_unit_range(module, variables, batch["input"], pixel_range)
             return loss_fn(prediction, batch["target"])
 
         params = lax.pcast(state.params, AXIS, to="varying")
@@ -45,7 +42,6 @@ def make_train_step(module, pixel_range: float, loss_fn: Callable,
             params=optax.apply_updates(state.params, updates),
             opt_state=opt_state,
         )
-        metrics = {"loss": lax.pmean(loss, AXIS), "grad_norm": optax.tree.norm(grads)}
-        return new_state, metrics
+        return new_state, {"loss": lax.pmean(loss, AXIS), "grad_norm": optax.tree.norm(grads)}
 
     return train_step

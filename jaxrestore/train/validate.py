@@ -1,59 +1,42 @@
-"""Validation during training: restore whole held-out images, score them and a baseline."""
+"""Validation during training: the protocol of record (`jaxrestore.evaluate`) on held-out
+images, restored by the model on one device, jitted (one compilation per image size)."""
 import functools
 
 import jax
 import numpy as np
 
-from jaxrestore import metrics
-from jaxrestore.data import degradations
-from jaxrestore.evaluate import bicubic_baseline
+from jaxrestore import evaluate, protocol
+from jaxrestore.data.sources import Sample
 from jaxrestore.models import apply_unit_range
-
-BASELINE_NAMES = {"sr": "bicubic", "denoise": "noisy input", "jpeg": "JPEG input",
-                  "demosaic": "bilinear"}
-
-
-def baseline(example: dict, task) -> np.ndarray:
-    """The classical answer the model must beat, HWC, the target's shape: the same baseline rows
-    as eval.py (SR: bicubic by `evaluate.bicubic_baseline`; denoise / JPEG: the input itself;
-    demosaic: bilinear demosaicing of the mosaic), so training logs and tables agree."""
-    x = example["input"]
-    if task.name == "sr":
-        return bicubic_baseline(metrics.to_uint8_scale(example["target"]).astype(np.uint8),
-                                task.scale)
-    if task.name == "demosaic":
-        mosaic = np.clip(np.round(x.sum(-1, keepdims=True) * 255.0), 0, 255).astype(np.uint8)
-        return np.asarray(degradations.bilinear_demosaic(mosaic), np.float32) / 255.0
-    return x
 
 
 class Validator:
-    """Scores a model on `images` (validation_images dicts) by the task's metric of record."""
+    """Scores a model on held-out ground truths by `task`'s protocol, exactly as eval.py does.
 
-    def __init__(self, module, pixel_range: float, images: list[dict], task):
-        self.images = images
+    samples: uint8 ground truths (degraded once, here); task: a `protocol.Task` (a blind model's
+    hardest level, see `protocol.task_from_config`).
+    """
+
+    def __init__(self, module, pixel_range: float, samples: list[Sample], task: protocol.Task):
         self.task = task
-        self._restore = jax.jit(functools.partial(apply_unit_range, module,
+        self.examples = [(s.name, protocol.degrade(s.image, task)) for s in samples]
+        self._forward = jax.jit(functools.partial(apply_unit_range, module,
                                                   pixel_range=pixel_range))
-        self.baseline_psnr = {e["name"]: self._psnr(baseline(e, task), e) for e in images}
-
-    def _psnr(self, restored, example) -> float:
-        return metrics.score(restored, example["target"], self.task.name,
-                             self.task.scale)["psnr"]
+        self.baseline_psnr = {name: evaluate.score_degraded(name, d, task)["baseline"]["psnr"]
+                              for name, d in self.examples}
 
     def __call__(self, variables) -> dict:
-        """name → PSNR (dB) of the model's restoration of each image."""
-        scores = {}
-        for example in self.images:
-            extras = {k: v[None] for k, v in example.items()
-                      if k not in ("name", "input", "target")}
-            restored = self._restore(variables, example["input"][None], **extras)
-            scores[example["name"]] = self._psnr(np.asarray(restored[0]), example)
-        return scores
+        """name → PSNR (dB) of the model's restoration of each image; `variables` (device
+        arrays, on one device) are used where they are."""
+        def restore(x):
+            return jax.device_get(self._forward(variables, x[None])[0])
+
+        return {name: evaluate.score_degraded(name, d, self.task, restore)["model"]["psnr"]
+                for name, d in self.examples}
 
     def table(self, scores: dict) -> str:
         """A text table of PSNR: baseline, model and gain per image, then the mean."""
-        base = BASELINE_NAMES[self.task.name]
+        base = self.task.baseline_name
         width = max([len("mean")] + [len(n) for n in scores])
         lines = [f"{'image':<{width}}  {base + ' PSNR':>16}  {'model PSNR':>10}  {'gain':>6}"]
         rows = [(n, self.baseline_psnr[n], s) for n, s in scores.items()]
