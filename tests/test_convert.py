@@ -71,7 +71,7 @@ def test_every_tensor_lands_transposed(scale):
     m = config.model
     assert (m.scale, m.n_feats, m.n_resblocks, m.embedding, m.use_graph) == (
         scale, N_FEATS, N_BLOCKS, "vgg", True)
-    assert config.task.graph_scale == (2 if scale == 4 else scale)
+    assert (config.task.name, config.task.scale) == ("sr", scale)
     p, c = variables["params"], variables["constants"]
     # OIHW → HWIO, checked on hand-picked tensors of different kinds.
     np.testing.assert_array_equal(p["head"]["kernel"], sd["head.0.weight"].transpose(2, 3, 1, 0))
@@ -159,7 +159,8 @@ def test_differing_embedding_copies_are_refused():
 def test_config_must_match_weights():
     from jaxrestore.models.ignn import model_config
     import ml_collections
-    config = ml_collections.ConfigDict({"model": model_config(3, N_BLOCKS, N_FEATS, window=8)})
+    config = ml_collections.ConfigDict({"model": model_config(3, n_resblocks=N_BLOCKS, n_feats=N_FEATS,
+                                                                  window=8)})
     with pytest.raises(convert.ConversionError, match=r"scale=3 \(weights: 2\)"):
         convert.convert_ignn(torch_state_dict(), config)
     config.model.scale = 2
@@ -200,7 +201,7 @@ def test_cli_writes_a_loadable_checkpoint(tmp_path):
     np.savez(tmp_path / "x3.npz", **sd)
     result = _cli("ignn", tmp_path / "x3.npz", tmp_path / "ckpt")
     assert result.returncode == 0, result.stderr
-    config, variables = load_for_inference(tmp_path / "ckpt")
+    config, variables, _ = load_for_inference(tmp_path / "ckpt")
     assert config.model.name == "ignn" and config.model.scale == 3
     assert config.task.scale == 3
     np.testing.assert_array_equal(variables["params"]["upsample"]["conv0"]["kernel"],

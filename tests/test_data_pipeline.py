@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from configs.common import base_config
-from jaxrestore.data import pipeline
+from jaxrestore.configs.common import base_config
+from jaxrestore.data import pipeline, sources
 from jaxrestore.ops.imresize import imresize_np
 
 from test_data_augment import HAND_DIHEDRAL
@@ -60,7 +60,7 @@ def assert_same(a, b):
 
 
 def test_deterministic_resume_workers_and_sharding(photo_dir):
-    config = make_config(photo_dir, data__son_image=True)
+    config = make_config(photo_dir)
     run = take(config, 0, 4)
     again = take(config, 0, 4)
     resumed = take(config, 3, 1)[0]
@@ -72,7 +72,7 @@ def test_deterministic_resume_workers_and_sharding(photo_dir):
     assert_same(take(config, 2, 1)[0], run[2])
     halves = [take(config, 2, 1, process_index=p, process_count=2)[0] for p in (0, 1)]
     for p, half in enumerate(halves):
-        assert half["input"].shape == (4, 8, 8, 3) and half["son"].shape == (4, 4, 4, 3)
+        assert half["input"].shape == (4, 8, 8, 3) and half.keys() == {"input", "target"}
         assert_same(half, {k: v[4 * p:4 * p + 4] for k, v in run[2].items()})
     assert not np.array_equal(halves[0]["target"], halves[1]["target"])
     config.train.seed = 1
@@ -93,12 +93,12 @@ def _locate(hr, crop):
     return hits
 
 
-def test_sr_alignment_augmentation_and_son(photo_dir):
-    config = make_config(photo_dir, data__son_image=True, data__channel_permutation=True,
-                         data__batch_size=24, task__scale=2)
+def test_sr_alignment_and_augmentation(photo_dir):
+    config = make_config(photo_dir, data__channel_permutation=True, data__batch_size=24,
+                         task__scale=2)
     batch = take(config, 5, 1)[0]
     assert batch["input"].shape == (24, 8, 8, 3) and batch["target"].shape == (24, 16, 16, 3)
-    assert batch["son"].shape == (24, 4, 4, 3)
+    assert batch.keys() == {"input", "target"}  # IGNN makes its son image itself
     assert all(v.dtype == np.float32 for v in batch.values())
     images = [np.asarray(Image.open(photo_dir / f"img{i}.png")) for i in range(3)]
     lrs = [imresize_np(im[:im.shape[0] // 2 * 2, :im.shape[1] // 2 * 2], 0.5) for im in images]
@@ -118,9 +118,6 @@ def test_sr_alignment_augmentation_and_son(photo_dir):
         own = imresize_np(images[i][y:y + 16, x:x + 16], 0.5)
         np.testing.assert_array_equal(own[2:-2, 2:-2],
                                       lrs[i][y // 2 + 2:y // 2 + 6, x // 2 + 2:x // 2 + 6])
-        # son: IGNN's float bicubic of the augmented LR by the graph scale, clamped, unrounded
-        son = np.clip(imresize_np(batch["input"][n].astype(np.float64), 0.5), 0, 1)
-        np.testing.assert_allclose(batch["son"][n], son, atol=1e-6)
         seen_transforms.add(name)
         seen_perms.add(perm)
     assert len(seen_transforms) >= 6 and len(seen_perms) >= 4
@@ -165,23 +162,6 @@ def test_demosaic_rggb_sites(photo_dir):
         assert not sub_x[..., others].any()
 
 
-def test_validation_images_protocols(photo_dir):
-    config = make_config(photo_dir, data__son_image=True, data__val_path=str(photo_dir),
-                         task__scale=3, data__patch_size=18)
-    val = pipeline.validation_images(config)
-    assert [v["name"] for v in val] == ["img0", "img1", "img2"]
-    hr = np.asarray(Image.open(photo_dir / "img2.png"))[:42, :60]  # modcrop to 3
-    np.testing.assert_array_equal(val[2]["target"], hr.astype(np.float32) / 255)
-    np.testing.assert_array_equal(np.round(val[2]["input"] * 255), imresize_np(hr, 1 / 3))
-    assert val[2]["son"].shape == (7, 10, 3)
-    del config.task["sigma"]
-    config.task.name, config.task.sigma, config.data.son_image = "denoise", [0.0, 30.0], False
-    noisy = pipeline.validation_images(config)[0]
-    noise = (noisy["input"] - noisy["target"]).astype(np.float64)
-    assert abs(noise.std() * 255 - 30) < 1.5  # blind range: validated at its upper end
-    assert_same(noisy, pipeline.validation_images(config)[0])  # seed 0, reproducible
-
-
 def test_skimage_default_grey(photo_dir):
     config = base_config()
     config.task.name, config.task.channels, config.task.sigma = "denoise", 1, 15.0
@@ -190,16 +170,12 @@ def test_skimage_default_grey(photo_dir):
     data = pipeline.TrainData(config)
     assert len(data.samples) == 9 and time.perf_counter() - start < 10
     assert data.batch(0)["input"].shape == (4, 32, 32, 1)
-    val = pipeline.validation_images(config)
-    assert [v["name"] for v in val] == ["chelsea", "coffee"]
-    assert val[0]["target"].shape == (300, 451, 1)
+    val = sources.validation_samples(config)
+    assert [v.name for v in val] == ["chelsea", "coffee"]
+    assert val[0].image.shape == (300, 451, 1) and val[0].image.dtype == np.uint8
 
 
-def test_config_errors(photo_dir):
-    with pytest.raises(ValueError, match="son_image"):
-        pipeline.TrainData(make_config(photo_dir, "denoise", data__son_image=True))
-    with pytest.raises(ValueError, match="multiple of the scale"):
-        pipeline.TrainData(make_config(photo_dir, task__scale=3))
+def test_data_errors(photo_dir):
     with pytest.raises(ValueError, match="divisible"):
         pipeline.TrainData(make_config(photo_dir), process_count=3)
     with pytest.raises(ValueError, match="patch_size"):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from configs.common import base_config
+from jaxrestore.configs.common import base_config
 from jaxrestore.data import pipeline, sources, tfds_div2k
 
 
@@ -80,7 +80,7 @@ def test_tfds_not_prepared_fails_fast_in_one_line(tmp_path):
     """Offline and without prepared data: a one-line error within seconds, no tfds import,
     no network (a fresh interpreter so the timing includes imports)."""
     code = (
-        "from configs.common import base_config\n"
+        "from jaxrestore.configs.common import base_config\n"
         "from jaxrestore.data import pipeline\n"
         "c = base_config(); c.data.source = 'tfds_div2k'\n"
         f"c.data.tfds_data_dir = {str(tmp_path)!r}; c.task.scale = 3\n"

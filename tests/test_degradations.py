@@ -1,4 +1,5 @@
-"""Degradations: SR pairs, IGNN's son image, Gaussian noise, JPEG, Bayer mosaic and demosaic."""
+"""Degradations: SR pairs, IGNN's son image (computed by the model), Gaussian noise, JPEG,
+Bayer mosaic and demosaic."""
 import numpy as np
 import pytest
 from PIL import Image
@@ -6,7 +7,8 @@ from skimage import data as skdata
 
 from jaxrestore.data.degradations import (
     add_gaussian_noise, bayer_mask, bayer_mosaic, bicubic_pair, bilinear_demosaic, jpeg,
-    modcrop, mosaic_to_masked, son_image)
+    modcrop, mosaic_to_masked)
+from jaxrestore.models.ignn import son_image
 from jaxrestore.ops.imresize import imresize_np
 
 
@@ -38,7 +40,7 @@ def test_son_image_is_float_imresize_clamped_not_rounded():
     lr = np.zeros((9, 21, 3), np.uint8)
     lr[:, 10:] = 255  # a step edge: the kernel's negative lobes overshoot on both sides
     lr[:, 10:, 1] = 200
-    son = son_image(lr, 2)
+    son = np.asarray(son_image(lr[None].astype(np.float32), 2)[0])
     assert son.shape == (4, 10, 3) and son.dtype == np.float32  # modcropped to 8 x 20 first
     unclamped = imresize_np(lr[:8, :20].astype(np.float64) / 255, 0.5) * 255
     assert unclamped.max() > 255 and unclamped.min() < 0  # so the clamp is exercised
@@ -47,7 +49,8 @@ def test_son_image_is_float_imresize_clamped_not_rounded():
     rounded_u8 = imresize_np(lr[:8, :20], 0.5)  # the uint8 path would be a different image
     assert np.abs(son - rounded_u8).max() > 0.01
     # Unit-range variant: same image / 255.
-    np.testing.assert_allclose(son_image(lr / 255.0, 2, pixel_range=1.0), son / 255, atol=1e-5)
+    unit = son_image(lr[None].astype(np.float32) / 255, 2, pixel_range=1.0)[0]
+    np.testing.assert_allclose(unit, son / 255, atol=1e-5)
 
 
 def test_gaussian_noise_statistics_and_protocol():

@@ -52,23 +52,6 @@ def test_non_equivariant_function_is_changed():
     assert not np.allclose(np.asarray(self_ensemble(shift, jnp.asarray(X))), np.asarray(shift(X)))
 
 
-def _avg_pool2(x):
-    n, h, w, c = x.shape
-    return x.reshape(n, h // 2, 2, w // 2, 2, c).mean((2, 4))
-
-
-def test_extra_images_get_the_same_transform():
-    x = np.random.default_rng(2).random((1, 6, 8, 3))
-    son = _avg_pool2(x)
-
-    def fn(lr, son):
-        # Only consistent when `son` is the pooled version of this very (transformed) lr.
-        np.testing.assert_allclose(son, _avg_pool2(lr), atol=1e-12)
-        return lr - _nearest_x2(son)[:, : lr.shape[1], : lr.shape[2]]
-
-    np.testing.assert_allclose(self_ensemble(fn, x, son=son), x - _nearest_x2(son), atol=1e-12)
-
-
 def test_recomputed_son_equals_transformed_son():
     """The docstring's claim: MATLAB-bicubic son of a transformed LR = transformed son."""
     from jaxrestore.ops.imresize import imresize_np

@@ -18,15 +18,14 @@ import pytest
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
 
-from configs.common import base_config
-from jaxrestore import checkpoints, evaluate
+from jaxrestore import checkpoints, evaluate, protocol, reports
+from jaxrestore.cli import eval as eval_cli
+from jaxrestore.configs.common import base_config
 from jaxrestore.inference import Restorer
 from jaxrestore.models import build_model
 from jaxrestore.models.ignn import model_config as ignn_model_config
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-import eval as eval_cli  # noqa: E402  (the script at the repository root)
 
 
 def save_checkpoint(directory, config, input_size=16):
@@ -135,9 +134,10 @@ def test_restore_mode(sr_checkpoint, images, tmp_path, capsys):
                               images / "a.png", images / "c.png", "--out", tmp_path / "r",
                               "--tile", 24, "--overlap", 8, "--bucket", 8)
     assert code == 0, err
-    assert "restored 2 image(s)" in out
+    assert "restored 2 of 2 image(s)" in out
     assert read_rgb(tmp_path / "r" / "a.png").shape == (80, 104, 3)
-    assert read_rgb(tmp_path / "r" / "c.png").shape == (88, 80, 3)  # grey in, RGB model
+    grey = Image.open(tmp_path / "r" / "c.png")  # grey in, RGB model: grey out
+    assert grey.mode == "L" and grey.size == (80, 88)
 
 
 def test_user_errors_are_one_line_subprocess(denoise_checkpoint, tmp_path):
@@ -146,7 +146,7 @@ def test_user_errors_are_one_line_subprocess(denoise_checkpoint, tmp_path):
          "--data", str(tmp_path / "missing")],
         capture_output=True, text=True, cwd=REPO, timeout=120)
     assert result.returncode != 0
-    assert result.stderr.strip() == f"eval.py: error: data path not found: {tmp_path / 'missing'}"
+    assert result.stderr.strip() == f"eval.py: error: {tmp_path / 'missing'}: no such file or folder"
 
 
 def test_user_errors_are_one_line(denoise_checkpoint, sr_checkpoint, images, tmp_path, capsys):
@@ -155,8 +155,11 @@ def test_user_errors_are_one_line(denoise_checkpoint, sr_checkpoint, images, tmp
     text_only = tmp_path / "texts"
     text_only.mkdir()
     (text_only / "notes.txt").write_text("hello")
-    rgba = tmp_path / "rgba.png"
-    Image.fromarray(np.full((8, 8, 4), 100, np.uint8)).save(rgba)  # alpha 100: not opaque
+    rgba = tmp_path / "rgba"
+    rgba.mkdir()
+    Image.fromarray(np.full((16, 16, 4), 100, np.uint8)).save(rgba / "t.png")  # translucent
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
     corrupt = tmp_path / "corrupt" / "0"
     corrupt.mkdir(parents=True)
     (corrupt / "junk").write_text("junk")
@@ -165,13 +168,19 @@ def test_user_errors_are_one_line(denoise_checkpoint, sr_checkpoint, images, tmp
         (["--checkpoint", ck, "--data", not_image], str(not_image)),
         (["--checkpoint", ck, "--data", text_only], "no images found"),
         (["--checkpoint", tmp_path / "nope", "--data", images], "checkpoint directory not found"),
-        (["--checkpoint", tmp_path / "corrupt", "--data", images], "cannot read checkpoint"),
-        (["--checkpoint", ck, "--data", images, "--task", "sr"], "restores task 'denoise'"),
-        (["--checkpoint", sr, "--data", images, "--scale", "4"], "SR x2, not x4"),
+        (["--checkpoint", tmp_path / "corrupt", "--data", images], "no usable checkpoint"),
+        (["--checkpoint", ck, "--data", images, "--task", "sr"], "restores 'denoise'"),
+        (["--checkpoint", sr, "--data", images, "--scale", "4"], "SR x2, not --scale 4"),
         (["--checkpoint", ck, "--data", images, "--channels", "1"], "takes 3 channels"),
         (["--checkpoint", ck, "--data", images, "--quality", "10"], "--quality is for jpeg"),
         (["--data", images], "--checkpoint"),
-        (["restore", "--checkpoint", ck, rgba, "--out", tmp_path / "o"], str(rgba)),
+        (["--checkpoint", ck, "--data", rgba], "transparency"),
+        (["--checkpoint", ck, "--data", images, "--out", a_file], "is an existing file"),
+        (["restore", "--checkpoint", ck, images, "--out", a_file], "is an existing file"),
+        (["restore", "--checkpoint", ck, images, "--out", images], "would replace the input"),
+        (["restore", "--checkpoint", ck, images / "nope.png", "--out", tmp_path], "not found"),
+        (["restore", "--checkpoint", ck, images, "--out", tmp_path, "--tile", "-1"],
+         "must not be negative"),
     ]
     for argv, message in cases:
         code, _, err = run_main(capsys, *argv, "--no-progress")
@@ -202,11 +211,12 @@ def test_every_task_through_evaluate(task, channels, fields, images, tmp_path):
     """Each task's protocol runs end to end; JPEG's baseline row equals scikit-image's PSNR of
     Pillow's own JPEG round trip of the ground truth, and a model keeps the target's size."""
     config, variables = dncnn(task, channels, **fields)
-    protocol = evaluate.protocol_for(config.task)
+    task_ = protocol.task_from_config(config.task)
     restorer = Restorer(config, variables, tile=32, overlap=8, bucket=8)
-    results = evaluate.evaluate(images, protocol, restorer, out_dir=tmp_path, figure_count=1,
-                                progress=False)
-    assert len(results["images"]) == 3 and results["protocol"]["tiled_images"] == 3
+    results = evaluate.evaluate(evaluate.FolderImages(images, task_.channels), task_,
+                                lambda x: restorer.restore([x])[0],
+                                on_image=reports.ImageWriter(tmp_path, task_, 1))
+    assert len(results["images"]) == 3
     for row in results["images"]:
         restored = np.asarray(Image.open(tmp_path / "restored" / f"{row['name']}.png"))
         assert restored.shape[:2] == tuple(row["size"])
@@ -237,7 +247,117 @@ def test_bicubic_baseline_row_on_set5_x2(shared_data, capsys):
     summary = [line for line in out.splitlines() if line.startswith("bicubic")]
     assert len(summary) == 1
     assert summary[0].split()[1:3] == ["33.68", "0.9305"]
-    results = evaluate.evaluate(shared_data / "Set5", evaluate.Protocol("sr", 3, 2),
-                                progress=False)
+    results = evaluate.evaluate(evaluate.FolderImages(shared_data / "Set5", 3),
+                                protocol.Task("sr", scale=2))
     assert results["mean"]["baseline"]["psnr"] == pytest.approx(33.68, abs=0.005)
     assert results["mean"]["baseline"]["ssim"] == pytest.approx(0.9305, abs=0.0005)
+
+
+def _png16(path, array):
+    """A 16-bit PNG written by hand (Pillow cannot write 16-bit RGB)."""
+    import struct
+    import zlib
+
+    h, w, c = array.shape
+    raw = b"".join(b"\x00" + array[y].astype(">u2").tobytes() for y in range(h))
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    header = struct.pack(">IIBBBBB", w, h, 16, {1: 0, 3: 2}[c], 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+@pytest.fixture
+def photos(tmp_path, images):
+    """A folder with a.png, a.jpg (same stem), sub/a.png (same name one level down) and b.png."""
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    for name in ("a.png", "sub/a.png", "b.png"):
+        (folder / name).write_bytes((images / "a.png").read_bytes())
+    Image.open(images / "b.png").save(folder / "a.jpg", quality=95)
+    return folder
+
+
+def test_restore_never_touches_its_inputs(denoise_checkpoint, photos, capsys):
+    """--out = the input folder would replace a.png by its output: refused before any work, the
+    input byte-identical; nothing written."""
+    before = {p: p.read_bytes() for p in photos.rglob("*") if p.is_file()}
+    code, _, err = run_main(capsys, "restore", "--checkpoint", denoise_checkpoint, photos,
+                            "--out", photos, "--no-progress")
+    assert code == 2 and "would replace the input" in err and len(err.strip().splitlines()) == 1
+    assert {p: p.read_bytes() for p in photos.rglob("*") if p.is_file()} == before
+
+
+def test_restore_gives_every_input_its_own_output(denoise_checkpoint, photos, tmp_path, capsys):
+    out = tmp_path / "out"
+    code, stdout, err = run_main(capsys, "restore", "--checkpoint", denoise_checkpoint, photos,
+                                 "--out", out, "--no-progress")
+    assert code == 0, err
+    assert "restored 4 of 4 image(s)" in stdout
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*.png"))
+    assert written == ["a_jpg.png", "a_png.png", "b.png", "sub/a.png"]
+    # the outputs really are the restorations of their own inputs
+    restorer = Restorer.from_checkpoint(denoise_checkpoint)
+    for source, target in (("a.jpg", "a_jpg.png"), ("sub/a.png", "sub/a.png")):
+        expected = np.round(restorer.restore([read_rgb(photos / source)])[0] * 255)
+        np.testing.assert_array_equal(read_rgb(out / target), expected)
+
+
+def test_restore_refuses_to_overwrite_unless_asked(denoise_checkpoint, photos, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "b.png").write_bytes(b"an earlier result")
+    code, _, err = run_main(capsys, "restore", "--checkpoint", denoise_checkpoint, photos,
+                            "--out", out, "--no-progress")
+    assert code == 2 and "already exist" in err and len(err.strip().splitlines()) == 1
+    assert (out / "b.png").read_bytes() == b"an earlier result"
+    assert not (out / "a_png.png").exists()
+    code, _, err = run_main(capsys, "restore", "--checkpoint", denoise_checkpoint, photos,
+                            "--out", out, "--no-progress", "--overwrite")
+    assert code == 0, err
+    assert Image.open(out / "b.png").size == Image.open(photos / "b.png").size
+
+
+def test_a_bad_file_does_not_stop_the_others(denoise_checkpoint, photos, tmp_path, capsys):
+    (photos / "broken.png").write_bytes(b"not a PNG at all")
+    _png16(photos / "deep.png", np.full((8, 8, 3), 40000, np.uint16))
+    out = tmp_path / "out"
+    code, stdout, err = run_main(capsys, "restore", "--checkpoint", denoise_checkpoint, photos,
+                                 "--out", out, "--no-progress")
+    assert code == 1
+    assert "restored 4 of 6 image(s)" in stdout and "2 skipped" in stdout
+    skipped = [line for line in err.splitlines() if line.startswith("skipped")]
+    assert len(skipped) == 2 and "Traceback" not in err
+    assert any("broken.png" in line for line in skipped)
+    assert any("deep.png" in line and "16-bit" in line for line in skipped)
+    assert len(list(out.rglob("*.png"))) == 4
+
+
+def test_restore_carries_alpha_through(sr_checkpoint, tmp_path, capsys):
+    rgba = np.zeros((20, 24, 4), np.uint8)
+    rgba[..., :3] = 120
+    rgba[..., 3] = np.linspace(0, 255, 24).astype(np.uint8)[None, :]
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "logo.png")
+    code, _, err = run_main(capsys, "restore", "--checkpoint", sr_checkpoint,
+                            tmp_path / "logo.png", "--out", tmp_path / "out", "--no-progress")
+    assert code == 0, err
+    out = Image.open(tmp_path / "out" / "logo.png")
+    assert out.mode == "RGBA" and out.size == (48, 40)
+    alpha = np.asarray(out)[..., 3].astype(float)
+    assert alpha[:, 0].max() < 20 and alpha[:, -1].min() > 235  # the ramp, x2 by bicubic
+
+
+def test_score_refuses_to_overwrite_earlier_results(denoise_checkpoint, images, tmp_path,
+                                                    capsys):
+    out = tmp_path / "out"
+    args = ("score", "--checkpoint", denoise_checkpoint, "--data", images, "--out", out,
+            "--no-progress", "--figures", 0)
+    assert run_main(capsys, *args)[0] == 0
+    first = (out / "results.json").read_text()
+    code, _, err = run_main(capsys, *args)
+    assert code == 2 and "already holds results" in err
+    assert (out / "results.json").read_text() == first
+    assert run_main(capsys, *args, "--overwrite")[0] == 0

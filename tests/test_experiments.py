@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import skimage.data
 
-from jaxrestore import evaluate, metrics
+from jaxrestore import metrics, protocol
 from jaxrestore.inference import Restorer
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -51,8 +51,7 @@ def test_bm3d_script_missing_folder_is_one_line_error():
 @pytest.mark.parametrize("name", ["dncnn_tiny_s25", "magn_tiny_s25"])
 def test_pretrained_denoisers_beat_the_noisy_input(name):
     restorer = Restorer.from_checkpoint(PRETRAINED / name)
-    protocol = evaluate.Protocol(task="denoise", channels=1, sigma=25.0)
-    example = evaluate.degrade(_grey_crop(), protocol)
+    example = protocol.degrade(_grey_crop(), protocol.Task("denoise", channels=1, sigma=25.0))
     restored = restorer.restore([example.input])[0]
     noisy = metrics.psnr(example.baseline, example.target)
     assert metrics.psnr(restored, example.target) > noisy + 5
@@ -61,9 +60,8 @@ def test_pretrained_denoisers_beat_the_noisy_input(name):
 @pytest.mark.parametrize("name", ["edsr_tiny_x2", "ignn_tiny_x2"])
 def test_pretrained_sr_models_restore_a_photo(name):
     restorer = Restorer.from_checkpoint(PRETRAINED / name)
-    protocol = evaluate.Protocol(task="sr", channels=3, scale=2)
     hr = skimage.data.astronaut()[180:244, 200:264]
-    example = evaluate.degrade(hr, protocol)
+    example = protocol.degrade(hr, protocol.Task("sr", scale=2))
     restored = restorer.restore([example.input])[0]
     assert restored.shape == hr.shape
     # measured on this crop: bicubic 34.50 dB, EDSR-tiny 35.87, IGNN-tiny 36.01 (1500 steps,

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrestore import convert
+from jaxrestore import configs, convert
 from jaxrestore.models import build_model, ignn, layers
 from jaxrestore.ops.imresize import imresize_np
 from jaxrestore.ops.patches import patch_grid
@@ -36,9 +36,7 @@ def init_shapes(model, hw=(24, 24)):
     ("ignn_x2", 47_152_233), ("ignn_x3", 50_102_633), ("ignn_x4", 49_512_553),
     ("ignn_tiny_x2", 285_385), ("ignn_tiny_x3", 331_625), ("ignn_tiny_x4", 322_377)])
 def test_parameter_counts_match_the_original(name, expected):
-    config = convert.load_config_file(CONFIGS / f"{name}.py")
-    assert config.task.graph_scale == (2 if config.task.scale == 4 else config.task.scale)
-    assert config.data.son_image
+    config = configs.load(name)
     shapes = init_shapes(build_model(config.model))
     # The original counts every nn.Parameter once (the shared VGG module once): trainable
     # weights plus the frozen mean shifts and VGG conv1_1/conv1_2.

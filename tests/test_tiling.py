@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from scipy.ndimage import uniform_filter
 
-from jaxrestore.ops.tiling import crop, pad_to_multiple, tile_starts, tiled_apply
+from jaxrestore.ops.tiling import (crop, pad_to_multiple, plan_tiles, tile_starts, tile_window,
+                                   tiled_apply)
 
 X = np.random.default_rng(0).random((2, 37, 29, 3)).astype(np.float32)
 
@@ -82,24 +83,6 @@ def test_too_small_overlap_is_not_exact_for_a_blur():
     assert np.abs(tiled_apply(_blur3, X, 12, 1) - _blur3(X)).max() > 1e-3
 
 
-def test_extra_images_tiles_are_aligned():
-    x = np.random.default_rng(1).random((1, 20, 28, 3))
-    son = x.reshape(1, 10, 2, 14, 2, 3).mean((2, 4))
-    seen = []
-
-    def fn(t, son):
-        seen.append(t.shape)
-        np.testing.assert_allclose(son, t.reshape(1, t.shape[1] // 2, 2, t.shape[2] // 2, 2, 3).mean((2, 4)))
-        return t * 2
-
-    np.testing.assert_allclose(tiled_apply(fn, x, 8, 4, son=son), x * 2, atol=1e-6)
-    assert len(seen) == 6 * 4 and set(seen) == {(1, 8, 8, 3)}
-    with pytest.raises(ValueError, match="does not tile"):
-        tiled_apply(fn, x, 7, 4, son=son)
-    with pytest.raises(ValueError, match="does not tile"):
-        tiled_apply(fn, x, 8, 4, son=son[:, :9])
-
-
 def test_jitted_fn_compiles_once():
     traces = []
 
@@ -124,16 +107,21 @@ def test_bad_arguments():
         pad_to_multiple(X, 8, mode="wrap")
 
 
-def test_composes_with_self_ensemble_and_son():
+def test_composes_with_self_ensemble():
     from jaxrestore.ops.ensemble import self_ensemble
 
     x = np.random.default_rng(2).random((1, 30, 22, 3))
     padded, size = pad_to_multiple(x, 8, mode="symmetric")
-    son = padded.reshape(1, 16, 2, 12, 2, 3).mean((2, 4))
+    y = tiled_apply(lambda t: self_ensemble(_upsample_x2, t), padded, 16, 8, 2)
+    np.testing.assert_allclose(crop(y, size, 2), crop(_upsample_x2(padded), size, 2), atol=1e-6)
 
-    def model_fn(t, son):  # equivariant, local (radius 1 after upsampling), uses the son
-        np.testing.assert_allclose(son, t.reshape(1, t.shape[1] // 2, 2, -1, 2, 3).mean((2, 4)))
-        return _upsample_x2(t) + 0.1 * np.asarray(son).repeat(4, axis=1).repeat(4, axis=2)
 
-    y = tiled_apply(lambda t, **e: self_ensemble(model_fn, t, **e), padded, 16, 8, 2, son=son)
-    np.testing.assert_allclose(crop(y, size, 2), crop(model_fn(padded, son), size, 2), atol=1e-6)
+def test_plan_tiles_matches_tile_starts_and_windows():
+    plan = plan_tiles(37, 29, 12, 4, scale=2)
+    assert plan.tile_hw == (12, 12) and len(plan) == 5 * 4  # rows 0 8 16 24 25, cols 0 8 16 17
+    assert plan.starts[:5] == [(0, 0), (0, 8), (0, 16), (0, 17), (8, 0)]
+    assert plan.starts[-1] == (25, 17)
+    np.testing.assert_array_equal(plan.weight(0)[:, :, 0],
+                                  np.outer(tile_window(12, 4, 2, False, True),
+                                           tile_window(12, 4, 2, False, True)))
+    assert plan.total.shape == (74, 58) and plan.total.min() > 0

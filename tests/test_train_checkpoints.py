@@ -1,6 +1,8 @@
 """Training checkpoints: keep last N + best, resume from the newest readable step, corrupt or
 foreign checkpoints are reported, and inference can read what training wrote."""
 import pathlib
+import subprocess
+import sys
 
 import ml_collections
 import numpy as np
@@ -25,11 +27,12 @@ def _state(value: float) -> dict:
             "step": np.int32(value), "rng": np.zeros((2,), np.uint32)}
 
 
-def _save(directory, steps, keep=10, metrics=None):
+def _save(directory, steps, keep=10, psnr=None, confirm=True):
     with TrainCheckpoints(directory, keep) as manager:
         for step in steps:
-            manager.save(step, _state(step), _config(),
-                         metrics=None if metrics is None else metrics.get(step))
+            if confirm:
+                manager.confirm(step - 1)
+            manager.save(step, _state(step), _config(), (psnr or {}).get(step))
         manager.wait_until_finished()
 
 
@@ -43,11 +46,25 @@ def _corrupt(step_dir: pathlib.Path):
             path.write_bytes(b"\x00garbage")
 
 
-def test_keeps_last_n_and_best(tmp_path):
+def test_keeps_last_n_confirmed_the_newest_and_best(tmp_path):
     psnr = {2: 30.0, 4: 25.0, 6: 26.0}  # step 2 is best, then never beaten
-    _save(tmp_path, range(1, 8), keep=2,
-          metrics={s: {checkpoints.BEST_METRIC: v} for s, v in psnr.items()})
-    assert _steps(tmp_path) == [2, 6, 7]
+    _save(tmp_path, range(1, 8), keep=2, psnr=psnr)
+    assert _steps(tmp_path) == [2, 5, 6, 7]  # best, 2 confirmed, the unconfirmed newest
+
+
+def test_best_survives_a_restart(tmp_path):
+    """The validation PSNR is stored with the step: a new process still knows step 2 is best."""
+    _save(tmp_path, [1, 2, 3], keep=1, psnr={2: 30.0, 3: 20.0})
+    _save(tmp_path, [4, 5, 6], keep=1, psnr={5: 25.0})
+    assert _steps(tmp_path) == [2, 5, 6]
+    with TrainCheckpoints(tmp_path, 1) as manager:
+        assert manager.best_step() == 2 and manager.score(2) == 30.0
+
+
+def test_unconfirmed_steps_are_not_pruned(tmp_path):
+    """Without confirmation (a run that may have diverged) nothing older is deleted."""
+    _save(tmp_path, [1, 2, 3], keep=1, confirm=False)
+    assert _steps(tmp_path) == [1, 2, 3]
 
 
 def test_resume_restores_newest(tmp_path):
@@ -79,7 +96,8 @@ def test_corrupt_latest_falls_back_with_a_warning(tmp_path):
     assert any("step 2" in line and "unreadable" in line for line in lines)
     assert all("\n" not in line for line in lines)
     assert (tmp_path.with_name(tmp_path.name + "_unreadable") / "2").is_dir()
-    _, variables = checkpoints.load_for_inference(tmp_path)
+    _, variables, step = checkpoints.load_for_inference(tmp_path)
+    assert step == 2
     np.testing.assert_array_equal(variables["params"]["w"], np.full((2, 3), 2.5))
 
 
@@ -87,7 +105,7 @@ def test_all_corrupt_is_a_clear_error(tmp_path):
     _save(tmp_path, [1])
     _corrupt(tmp_path / "1")
     with TrainCheckpoints(tmp_path, 3, log=lambda line: None) as manager:
-        with pytest.raises(CheckpointError, match="no readable checkpoint"):
+        with pytest.raises(CheckpointError, match="no usable checkpoint"):
             manager.restore_latest(_state(0), _config())
 
 
@@ -100,7 +118,46 @@ def test_other_model_is_a_clear_error(tmp_path):
 
 def test_inference_reads_a_training_checkpoint(tmp_path):
     _save(tmp_path, [3])
-    config, variables = checkpoints.load_for_inference(tmp_path)
+    config, variables, _ = checkpoints.load_for_inference(tmp_path)
     assert config.model.name == "tiny" and list(config.task.sigma) == [5.0, 50.0]
     np.testing.assert_array_equal(variables["params"]["w"], np.full((2, 3), 3.0))
     np.testing.assert_array_equal(variables["constants"]["shift"], np.full((3,), -3.0))
+
+
+def test_inference_falls_back_from_an_unreadable_newest_step(tmp_path):
+    """As training does: one warning line, the previous step's weights, nothing moved; and in a
+    fresh process no orbax 'Event loop is closed' tracebacks on stderr afterwards."""
+    _save(tmp_path, [1, 2])
+    _corrupt(tmp_path / "2")
+    lines = []
+    _, variables, step = checkpoints.load_for_inference(tmp_path, log=lines.append)
+    assert step == 1 and len(lines) == 1 and "step 2" in lines[0] and "unreadable" in lines[0]
+    np.testing.assert_array_equal(variables["params"]["w"], np.full((2, 3), 1.0))
+    assert _steps(tmp_path) == [1, 2]
+    script = ("import time\nfrom jaxrestore import checkpoints\n"
+              f"checkpoints.load_for_inference({str(tmp_path)!r})\ntime.sleep(1)\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert [line for line in result.stderr.splitlines() if line.strip()] == [
+        line for line in result.stderr.splitlines() if line.startswith("warning: checkpoint step 2")]
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_non_finite_parameters_are_set_aside_on_resume(tmp_path):
+    """A step with NaN weights (e.g. saved by a run that diverged) is moved to _diverged/, not
+    deleted, and the previous step is resumed; inference skips it too."""
+    _save(tmp_path, [1])
+    with TrainCheckpoints(tmp_path, 3) as manager:
+        bad = _state(2)
+        bad["params"]["w"][0, 0] = np.nan
+        manager.save(2, bad, _config())
+        manager.wait_until_finished()
+    _, _, step = checkpoints.load_for_inference(tmp_path, log=lambda line: None)
+    assert step == 1
+    lines = []
+    with TrainCheckpoints(tmp_path, 3, log=lines.append) as manager:
+        step, _ = manager.restore_latest(_state(0), _config())
+    assert step == 1 and any("non-finite" in line for line in lines)
+    assert (tmp_path.with_name(tmp_path.name + "_diverged") / "2").is_dir()

@@ -1,5 +1,6 @@
 """The per-replica step under both drivers on 2 fake CPU devices equals a plain single-device
-step on the same global batch, and compiles once."""
+step on the same global batch, compiles once, and hands the state back replicated (what
+checkpoints save) without a host copy."""
 import json
 import os
 import pathlib
@@ -25,7 +26,10 @@ optimizer = optim.make_optimizer(config)
 rng = np.random.default_rng(0)
 batches = [{"input": rng.random((4, 6, 6, 3), np.float32),
             "target": rng.random((4, 6, 6, 3), np.float32)} for _ in range(3)]
-template = state_lib.create_train_state(module, optimizer, {"input": batches[0]["input"][:1]}, 0)
+import functools
+init = functools.partial(state_lib.init_train_state, module, optimizer,
+                         jnp.asarray(batches[0]["input"][:1]), 0)
+template = jax.device_get(jax.jit(init)())
 
 # oracle: one device, the whole global batch, optax directly (no pmean, no driver)
 reference = optax.chain(optax.clip_by_global_norm(0.05), optax.adam(1e-2))
@@ -49,12 +53,15 @@ for name in ("shard_map", "pmap"):
         traces.append(1)
         return inner(state, batch)
     driver = parallel.make_driver(name, counted)
-    state = driver.put_state(template)
+    state = driver.init(init)
     run_losses = []
     for b in batches:
-        state, metrics = driver.step(state, driver.put_batch(b))  # host floats: blocks
-        run_losses.append(metrics["loss"])
-    host = driver.get_state(state)
+        state, metrics = driver.step(state, driver.put_batch(b))
+        run_losses.append(float(metrics["loss"]))  # blocks (fake devices need it in tests)
+    replicated = driver.to_replicated(state)
+    assert all(x.sharding.is_fully_replicated and len(x.sharding.device_set) == 2
+               for x in jax.tree.leaves(replicated))
+    host = jax.device_get(replicated)
     diff = max(float(np.max(np.abs(a - b))) for a, b in
                zip(jax.tree.leaves(host.params), jax.tree.leaves(params)))
     frozen_same = all(np.array_equal(a, b) for a, b in

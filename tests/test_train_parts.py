@@ -7,7 +7,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from configs.common import base_config
+from jaxrestore.configs.common import base_config
 from jaxrestore.train import losses, optim
 
 
@@ -20,7 +20,7 @@ def test_losses_by_hand():
     eps = 1e-3
     expected = np.mean([math.sqrt(d * d + eps * eps) for d in (0.5, 0.0, 1.0, 0.25)])
     assert float(losses.get_loss("charbonnier")(p, t)) == pytest.approx(expected, rel=1e-6)
-    with pytest.raises(ValueError, match="unknown loss"):
+    with pytest.raises(ValueError, match="unknown train.loss"):
         losses.get_loss("l3")
 
 

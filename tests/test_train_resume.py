@@ -43,7 +43,7 @@ def write_then_maybe_die(self, step, scalars, prefix="train"):
         os.kill(os.getpid(), signal.SIGKILL)
 reporting.MetricWriter.write = write_then_maybe_die
 train_and_evaluate(config, sys.argv[1])
-_, variables = load_for_inference(pathlib.Path(sys.argv[1]) / "checkpoints")
+_, variables, _ = load_for_inference(pathlib.Path(sys.argv[1]) / "checkpoints")
 leaves = [np.asarray(x).tolist() for x in jax.tree.leaves(variables["params"])]
 print("PARAMS " + json.dumps(leaves))
 """

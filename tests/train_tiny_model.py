@@ -16,15 +16,24 @@ class TinyNet(nn.Module):
     scale: int = 1
 
     @nn.compact
-    def __call__(self, x, son=None):
-        """x: (B, h, w, C) → (B, h*scale, w*scale, C); `son` (IGNN's extra image) is ignored."""
+    def __call__(self, x):
+        """x: (B, h, w, C) → (B, h*scale, w*scale, C)."""
         x = jnp.repeat(jnp.repeat(x, self.scale, axis=1), self.scale, axis=2)
         shift = self.variable("constants", "shift", lambda: jnp.full((self.channels,), 0.5))
         return x + nn.Conv(self.channels, (3, 3), name="conv")(x - shift.value)
 
 
 def from_config(model_config) -> TinyNet:
-    return TinyNet(channels=model_config.channels, scale=model_config.scale)
+    return TinyNet(**jaxrestore.models.module_kwargs(TinyNet, model_config))
+
+
+def signature(model_config) -> jaxrestore.models.Signature:
+    channels, scale = model_config.channels, model_config.scale
+    tasks = ("sr",) if scale > 1 else ("denoise", "jpeg", "demosaic")
+    return jaxrestore.models.Signature(channels, channels, scale, tasks)
+
+
+MODULE = TinyNet
 
 
 def register():
