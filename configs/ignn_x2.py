@@ -21,6 +21,9 @@ def ignn_config(scale: int):
     config.data.patch_size = HR_CROP[scale]
     config.data.channel_permutation = True
     config.data.son_image = True
+    # The original's Adam eps 1e-8 acts on 0..255-unit gradients; ours are /255 (we train on
+    # [0, 1] images), so eps/255 takes the original's step (tests/test_ignn_train_reference.py)
+    config.train.eps = 1e-8 / 255
     return config
 
 
