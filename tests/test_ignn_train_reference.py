@@ -50,6 +50,8 @@ from jaxrestore.train import losses, optim, parallel
 from jaxrestore.train import step as step_lib
 from jaxrestore.train.state import TrainState
 
+pytestmark = pytest.mark.slow   # per case ~15-20 s of CPU, nearly all XLA compiling the step
+
 CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "configs"
 GRAD_RTOL = [  # max|Δg| / max|g| per tensor, first matching name (module doc)
     (r"gcn\.weightnet_[lh]r\.0\.0\.bias", 2e-2),
