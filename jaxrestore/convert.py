@@ -192,22 +192,37 @@ def convert_ignn(state: dict, config: ml_collections.ConfigDict | None = None):
         if wrong:
             raise ConversionError("config does not match the weights: " + ", ".join(wrong))
 
+    return config, ignn_variables_from_torch(state, model_config)
+
+
+def ignn_variables_from_torch(tensors: dict, model_config,
+                              collections: tuple[str, ...] | None = None) -> dict:
+    """PyTorch-named IGNN tensors → the Flax variable tree they fill, for `model_config`.
+
+    tensors: {PyTorch state_dict name: array in PyTorch layout} (the VGG embedding once, under
+      `vggnet.*`, see `dedupe_embedding`); conv weights OIHW become HWIO.
+    collections: the Flax collections to fill (default: all, 'params' and 'constants'); e.g.
+      ('params',) for the gradients of the trainable tensors, which the original names alike.
+    Every variable of those collections must be given and every tensor used: raises
+    ConversionError naming missing, unused or mis-shaped keys.
+    """
     model = ignn.from_config(model_config)
     gs = ignn.graph_scale_for(model_config.scale)
     size = max(3 * gs * model_config.patch_size, 16)
     lr = jax.ShapeDtypeStruct((1, size, size, 3), np.float32)
     shapes = jax.eval_shape(lambda x: model.init(jax.random.key(0), x), lr)
-    flat = {path: leaf for path, leaf in _flatten(shapes)}
+    flat = {path: leaf for path, leaf in _flatten(shapes)
+            if collections is None or path[0] in collections}
     keys = {path: ignn_torch_key(path, model_config) for path in flat}
 
-    missing = sorted(set(keys.values()) - state.keys())
-    unused = sorted(state.keys() - set(keys.values()))
+    missing = sorted(set(keys.values()) - tensors.keys())
+    unused = sorted(tensors.keys() - set(keys.values()))
     if missing or unused:
         parts = (["missing keys in state_dict: " + _short(missing)] if missing else []) + (
             ["unused keys in state_dict: " + _short(unused)] if unused else [])
         raise ConversionError("; ".join(parts))
-    bad = [f"{keys[p]} {state[keys[p]].shape} (model needs {_torch_shape(leaf.shape)})"
-           for p, leaf in flat.items() if to_flax(state[keys[p]]).shape != leaf.shape]
+    bad = [f"{keys[p]} {tensors[keys[p]].shape} (model needs {_torch_shape(leaf.shape)})"
+           for p, leaf in flat.items() if to_flax(tensors[keys[p]]).shape != leaf.shape]
     if bad:
         raise ConversionError("shape mismatch: " + _short(bad))
 
@@ -216,8 +231,8 @@ def convert_ignn(state: dict, config: ml_collections.ConfigDict | None = None):
         node = variables
         for part in path[:-1]:
             node = node.setdefault(part, {})
-        node[path[-1]] = to_flax(state[keys[path]])
-    return config, variables
+        node[path[-1]] = to_flax(tensors[keys[path]])
+    return variables
 
 
 def _torch_shape(shape):

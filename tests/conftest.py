@@ -11,13 +11,14 @@ import pytest
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
-def _shared_path() -> pathlib.Path:
+def shared_path() -> pathlib.Path:
+    """../shared or $JAXRESTORE_SHARED (may not exist; the fixtures below skip then)."""
     return pathlib.Path(os.environ.get("JAXRESTORE_SHARED", REPO.parent / "shared"))
 
 
 @pytest.fixture(scope="session")
 def shared_dir() -> pathlib.Path:
-    path = _shared_path()
+    path = shared_path()
     if not path.is_dir():
         pytest.skip(f"{path} not present")
     return path

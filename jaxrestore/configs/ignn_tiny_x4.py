@@ -13,4 +13,5 @@ def get_config():
     config.model.n_feats = 32
     config.data.patch_size = 96
     config.data.batch_size = 8
+    config.train.steps = 1000
     return config

@@ -3,8 +3,9 @@
     python train.py --config configs/ignn_x2.py --workdir runs/ignn_x2
 
 `ignn_config(scale)` here is shared by the ×3/×4 and tiny configs. Data follow the original
-(sczhou/IGNN config.py, core/build.py): HR crops of 160 (×2, ×4) or 198 (×3) pixels and a
-random RGB channel permutation; the model makes its son image from each LR crop.
+(sczhou/IGNN config.py, core/build.py; docs/training.md): HR crops of 160 (×2, ×4) or 198 (×3)
+pixels, a random RGB channel permutation, batch 2, 800k iterations of Adam 1e-4 halved four
+times; the model makes its son image from each LR crop.
 """
 from jaxrestore.configs.common import base_config
 from jaxrestore.models.ignn import model_config
@@ -19,6 +20,11 @@ def ignn_config(scale: int):
     config.task.scale = scale
     config.data.patch_size = HR_CROP[scale]
     config.data.channel_permutation = True
+    config.data.batch_size = 2             # the original's batch (config.py)
+    config.train.steps = 800_000           # 80 epochs of 10k iterations
+    # The original's Adam eps 1e-8 acts on 0..255-unit gradients; ours are /255 (we train on
+    # [0, 1] images), so eps/255 takes the original's step (tests/test_ignn_train_reference.py)
+    config.train.eps = 1e-8 / 255
     return config
 
 

@@ -1,7 +1,8 @@
 """Random training examples of every task, from decoded uint8 Samples.
 
 One training example is a dict of two HWC float32 arrays in [0, 1], `input` and `target` (the
-batch contract of configs/common.py), drawn with a per-example generator:
+batch contract of configs/common.py), drawn with a per-example generator: a sample with
+probability proportional to its number of crop origins (every crop equally likely), then:
 
 - sr: the LR of every whole image is computed once (`prepare`: modcrop + MATLAB bicubic, uint8,
   as IGNN/EDSR pre-generate DIV2K's LR; sources that ship their own LR keep it); a random LR
@@ -57,11 +58,20 @@ def _unit(image: np.ndarray) -> np.ndarray:
     return image.astype(np.float32) / 255.0
 
 
-def training_example(samples: list[Sample], config, rng: np.random.Generator
-                     ) -> dict[str, np.ndarray]:
-    """One random training example drawn with `rng` from the prepared samples (module doc)."""
+def crop_probabilities(samples: list[Sample], config) -> np.ndarray:
+    """(len(samples),) probability of drawing each sample: its share of all crop origins, so
+    that every crop of the training set is equally likely (as the original IGNN's DIV2K
+    sub-images make it; docs/training.md #1a)."""
+    counts = np.array([np.prod(_crop_range(s, config)) for s in samples], np.float64)
+    return counts / counts.sum()
+
+
+def training_example(samples: list[Sample], config, rng: np.random.Generator,
+                     probabilities: np.ndarray) -> dict[str, np.ndarray]:
+    """One random training example drawn with `rng` from the prepared samples (module doc);
+    `probabilities` are `crop_probabilities(samples, config)`."""
     task, patch = config.task, config.data.patch_size
-    sample = samples[int(rng.integers(len(samples)))]
+    sample = samples[int(rng.choice(len(samples), p=probabilities))]
     rows, cols = _crop_range(sample, config)
     y, x = int(rng.integers(rows)), int(rng.integers(cols))
     aug = augment.random_augmentation(rng, task.channels, config.data.channel_permutation)

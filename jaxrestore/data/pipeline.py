@@ -52,6 +52,7 @@ class TrainData:
             raise DataSourceError(
                 f"no training image is at least data.patch_size = {config.data.patch_size} "
                 "pixels on each side")
+        self.probabilities = examples.crop_probabilities(self.samples, config)
         self._pool = None
         if config.data.num_workers > 0:
             self._pool = concurrent.futures.ThreadPoolExecutor(
@@ -60,7 +61,7 @@ class TrainData:
     def example(self, step: int, index: int) -> Dict[str, np.ndarray]:
         """Global example `index` of the batch at `step` (HWC float32 arrays)."""
         rng = np.random.default_rng([self.config.train.seed, step, index])
-        return examples.training_example(self.samples, self.config, rng)
+        return examples.training_example(self.samples, self.config, rng, self.probabilities)
 
     def batch(self, step: int) -> Batch:
         """This host's share of the global batch at `step`, built in the calling thread."""
