@@ -148,16 +148,21 @@ class Restorer:
         config, variables = load_checkpoint(directory, log)
         return cls(config, variables, **options)
 
-    def _forward_impl(self, variables, x, weight):
-        """(B, h, w, C) in [0, 1] → (B, h*s, w*s, C') in [0, 1] × weight (B|1, h*s, w*s, 1);
-        traced once per shape."""
-        self.traces += 1
+    def network(self, variables=None):
+        """The restoring function of the model's own input: (B, h, w, C) float32 in [0, 1] →
+        (B, h*s, w*s, C'), not clamped; x8 self-ensembled when asked. Pure: jit, export or
+        vmap it. `variables` default to the restorer's own."""
+        variables = self._variables if variables is None else variables
 
         def model(images):
             return apply_unit_range(self._module, variables, images, self._pixel_range)
 
-        y = self_ensemble(model, x) if self.self_ensemble else model(x)
-        return y * weight
+        return (lambda x: self_ensemble(model, x)) if self.self_ensemble else model
+
+    def _forward_impl(self, variables, x, weight):
+        """`network` times weight (B, h*s, w*s, 1); traced once per shape."""
+        self.traces += 1
+        return self.network(variables)(x) * weight
 
     def _run(self, x: np.ndarray, weight: np.ndarray | None = None,
              batch: int | None = None) -> jax.Array:
