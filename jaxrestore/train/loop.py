@@ -188,7 +188,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir) -> dict:
             progress.write(f"resumed from step {start} of {workdir / 'checkpoints'}")
         batches = _prefetched(data.batches(start), driver.put_batch,
                               max(1, config.data.prefetch), progress)
-        pending, scores, last_logged = [], None, start
+        pending, scores, last_logged, last_time = [], None, start, time.perf_counter()
         for step in range(start + 1, train.steps + 1):  # `step` counts updates done
             state, metrics = driver.step(state, next(batches))
             pending.append((step, metrics))
@@ -203,10 +203,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir) -> dict:
                 checkpoints.confirm(step - 1)
                 lr = float(schedule(step - 1))
                 loss = float(np.mean([m["loss"] for _, m in fetched]))
+                now = time.perf_counter()
+                seconds = (now - last_time) / (step - last_logged)
                 share = progress.update(step - last_logged, loss, lr)
-                last_logged = step
+                last_logged, last_time = step, now
                 writer.write(step, {"loss": loss, "grad_norm": fetched[-1][1]["grad_norm"],
-                                    "lr": lr, "data_wait": share})
+                                    "lr": lr, "data_wait": share, "seconds_per_step": seconds})
             val_psnr = None
             if validate_now:
                 scores = validator(_local_variables(driver, state))
