@@ -33,10 +33,10 @@ def measure(size: int, repeats: int, config_path: str, use_graph: bool,
     import jax.numpy as jnp
     import numpy as np
 
-    from jaxrestore.convert import load_config_file
+    from jaxrestore import configs
     from jaxrestore.models import build_model
 
-    config = load_config_file(config_path)
+    config = configs.load(config_path)
     config.model.use_graph = use_graph
     if conv_algorithm:
         config.model.conv_algorithm = conv_algorithm
