@@ -65,6 +65,9 @@ from jaxrestore.ops.imresize import imresize_np
 from jaxrestore.ops.tiling import pad_to_multiple, plan_tiles
 
 
+DTYPES = ("float32", "bfloat16")
+
+
 def load_checkpoint(directory, log=None):
     """(config, variables) of the newest usable step of a checkpoint directory or train.py
     workdir (see `jaxrestore.checkpoints.load_for_inference`); the config is checked."""
@@ -114,7 +117,12 @@ class Restorer:
 
     def __init__(self, config, variables, *, tile: int | None = None, overlap: int = 32,
                  bucket: int = 32, batch_size: int = 8, tile_batch: int = 8,
-                 self_ensemble: bool = False):
+                 self_ensemble: bool = False, dtype: str | None = None):
+        if dtype is not None:  # computation dtype of the model ('float32' | 'bfloat16')
+            if dtype not in DTYPES:
+                raise InputError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
+            config = config.copy_and_resolve_references()
+            config.model.dtype = dtype
         task = config.task
         self.config = config
         self.task_name = task.name
@@ -299,4 +307,6 @@ class Restorer:
                    f"{self.tile_batch} per device batch")
         size = "exact size" if self.bucket == 1 else f"padded to multiples of {self.bucket}"
         ensemble = ", x8 self-ensemble" if self.self_ensemble else ""
-        return f"{how}, {size}{ensemble}"
+        dtype = self.config.model.get("dtype", "float32")
+        precision = f", {dtype} computation" if dtype != "float32" else ""
+        return f"{how}, {size}{ensemble}{precision}"

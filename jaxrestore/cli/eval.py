@@ -39,6 +39,9 @@ def _add_inference_options(parser, tile: int, bucket: int) -> None:
                             f"a bounded number of times; 1 = exact sizes (default {bucket})")
     group.add_argument("--batch-size", type=int, default=8,
                        help="largest batch of equal-size images per device call (default 8)")
+    group.add_argument("--dtype", choices=("float32", "bfloat16"),
+                       help="computation dtype of the model (default: the checkpoint's, "
+                            "float32); sensitive parts stay float32 (docs/accelerators.md)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace outputs that already exist (never an input file)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -90,7 +93,7 @@ def build_parser(prog: str = "eval.py") -> argparse.ArgumentParser:
 def _restorer_options(args) -> dict:
     return dict(tile=args.tile or None, overlap=args.overlap, bucket=args.bucket,
                 batch_size=args.batch_size, tile_batch=args.tile_batch,
-                self_ensemble=args.self_ensemble)
+                self_ensemble=args.self_ensemble, dtype=args.dtype)
 
 
 def _check_options(args) -> None:
