@@ -22,8 +22,9 @@ under the same machine load (this machine is shared). One JSON line per (model, 
 buffer assignment for the compiled forward (arguments + outputs + temporaries,
 `compiled.memory_analysis()`), the memory the forward needs, without the Python/XLA runtime;
 `time_ratio` = seconds / seconds of the same model at half the side (a quarter of the pixels)
-when that size ran too, else null (linear time: ≈ 4); `load_avg` = the 1-minute load average
-when the model finished.
+when that size ran too, else null (linear time: ≈ 4); `cpu_seconds` = median CPU time of the
+process (all threads) per forward, less sensitive than wall time to other jobs on the machine;
+`load_avg` = the 1-minute load average when the model finished.
 """
 import argparse
 import json
@@ -95,7 +96,8 @@ def measure(name: str, sizes, repeats: int):
     import numpy as np
 
     apply, variables, inputs = build(name, sizes)
-    compiled, compile_s, times = {}, {}, {size: [] for size in sizes}
+    compiled, compile_s = {}, {}
+    times, cpu_times = {size: [] for size in sizes}, {size: [] for size in sizes}
     for size, x in inputs.items():
         start = time.perf_counter()
         compiled[size] = jax.jit(apply).lower(variables, x).compile()
@@ -103,9 +105,10 @@ def measure(name: str, sizes, repeats: int):
         compiled[size](variables, x).block_until_ready()                   # warm-up
     for _ in range(repeats):
         for size, x in inputs.items():
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             compiled[size](variables, x).block_until_ready()
             times[size].append(time.perf_counter() - start)
+            cpu_times[size].append(time.process_time() - cpu_start)
     results = []
     for size in sizes:
         mem = compiled[size].memory_analysis()
@@ -116,7 +119,9 @@ def measure(name: str, sizes, repeats: int):
             "peak_bytes": int(mem.argument_size_in_bytes + mem.output_size_in_bytes
                               + mem.temp_size_in_bytes),
             "time_ratio": round(seconds / float(np.median(quarter)), 2) if quarter else None,
-            "times": [round(t, 4) for t in times[size]], "compile_s": round(compile_s[size], 1),
+            "times": [round(t, 4) for t in times[size]],
+            "cpu_seconds": round(float(np.median(cpu_times[size])), 4),
+            "compile_s": round(compile_s[size], 1),
             "load_avg": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
             "jax": jax.__version__, "backend": jax.default_backend(),
         })
