@@ -41,6 +41,9 @@ def _magn_model(channels: int, tiny: bool) -> ml_collections.ConfigDict:
     else:  # DAGL's width and depth (n_feats 64, 16 ResBlocks, 3 graph stages with 4 between)
         model.update(n_feats=64, n_resblocks=16, n_graph_blocks=3, n_between=4, heads=4,
                      element_pool=8, patch=7, stride=4, window=9, top_k=16, embed=16)
+    # Linear-time element graph; element_pool is read only by the 'pooled' ablation
+    # (--config.model.element_graph=pooled), see docs/magn.md.
+    model.element_graph = "linear"
     model.fusion = "cross_gate"
     model.chunk = 256
     return model

@@ -8,8 +8,10 @@ ICCV 2021). docs/magn.md marks every choice "from the abstract" or "ours", with 
         conv3x3 (→ out_channels) ─ + x
 
 A MultiLevelGraphBlock runs two graphs on the same features and fuses them:
-- `ElementGraph`: nodes are feature positions; multi-head attention of every position over a
-  pooled grid of positions (image-wide, memory linear in pixels).
+- `ElementGraph`: nodes are feature positions; every position receives a multi-head attention
+  message from an image-wide summary of all positions ('linear': kernelised attention, time
+  and memory linear in pixels) or attends to a pooled grid ('pooled', the first design, time
+  quadratic in pixels; kept for ablation and for checkpoints trained with it).
 - `BlockGraph`: nodes are patch×patch feature patches on a stride grid; multi-head attention
   scores the window×window neighbouring patches, each head keeps its top_k, aggregates their
   value patches (graph convolution) and folds them back.
@@ -23,23 +25,31 @@ from jaxrestore.errors import ConfigError
 from jaxrestore.models import Signature, module_kwargs
 from jaxrestore.models.layers import ResBlock, conv
 from jaxrestore.ops.graph_attention import (block_graph_aggregate, element_graph_attention,
-                                            window_candidates)
+                                            linear_graph_attention, window_candidates)
 from jaxrestore.ops.patches import extract_patches, fold_patches, patch_padding
 
 FUSIONS = ("cross_gate", "concat")
+ELEMENT_GRAPHS = ("linear", "pooled")
 
 
 class ElementGraph(nn.Module):
-    """Element graph: every feature position attends to all positions of a pooled grid.
+    """Element graph: every feature position receives a message from an image-wide summary.
 
     Attributes:
       heads: attention heads (features must be divisible by heads).
-      pool: keys/values come from pool×pool average-pooled features (1 = every position;
-        sizes that pool does not divide are edge-padded first).
-      chunk: query positions per attention chunk (memory O(chunk · H·W / pool²)).
-    (B, H, W, C) → (B, H, W, C) aggregated messages.
+      variant: 'linear': kernelised attention of every position over every position, through
+        the summary S = mean φ(k) vᵀ, z = mean φ(k) of the whole input
+        (`linear_graph_attention`): time and memory linear in H·W.
+        'pooled' (the first design, kept for ablation): softmax attention of every position
+        over the pool×pool average-pooled grid (`element_graph_attention`): time
+        O((H·W)² / pool²), memory linear (chunks).
+      pool: 'pooled' only: the pooling factor (sizes that pool does not divide are edge-padded
+        first; 1 = every position).
+      chunk: 'pooled' only: query positions per attention chunk.
+    (B, H, W, C) → (B, H, W, C) aggregated messages; docs/magn.md has the costs.
     """
     heads: int = 4
+    variant: str = "linear"
     pool: int = 8
     chunk: int = 256
 
@@ -48,14 +58,20 @@ class ElementGraph(nn.Module):
         b, h, w, c = x.shape
         if c % self.heads:
             raise ValueError(f"{c} features are not divisible by {self.heads} heads")
+        if self.variant not in ELEMENT_GRAPHS:
+            raise ValueError(f"unknown element graph {self.variant!r}; known: "
+                             f"{', '.join(ELEMENT_GRAPHS)}")
         d = c // self.heads
         q = nn.Dense(c, name="query")(x).reshape(b, h * w, self.heads, d)
-        if self.pool > 1:  # edge-pad to a multiple of pool, then average pool×pool cells
-            r = self.pool
+        if self.variant == "pooled" and self.pool > 1:  # edge-pad to a multiple of pool,
+            r = self.pool                                # then average pool×pool cells
             x = jnp.pad(x, ((0, 0), (0, -h % r), (0, -w % r), (0, 0)), mode="edge")
             x = x.reshape(b, x.shape[1] // r, r, x.shape[2] // r, r, c).mean(axis=(2, 4))
         kv = nn.Dense(2 * c, name="key_value")(x).reshape(b, -1, 2, self.heads, d)
-        out = element_graph_attention(q, kv[:, :, 0], kv[:, :, 1], chunk=self.chunk)
+        if self.variant == "linear":
+            out = linear_graph_attention(q, kv[:, :, 0], kv[:, :, 1])
+        else:
+            out = element_graph_attention(q, kv[:, :, 0], kv[:, :, 1], chunk=self.chunk)
         return nn.Dense(c, name="out")(out.reshape(b, h, w, c))
 
 
@@ -130,6 +146,7 @@ class CrossLevelFusion(nn.Module):
 class MultiLevelGraphBlock(nn.Module):
     """x + fusion(element graph(x), element-block graph(x)). (B, H, W, C) → (B, H, W, C)."""
     heads: int = 4
+    element_graph: str = "linear"
     element_pool: int = 8
     patch: int = 7
     stride: int = 4
@@ -141,7 +158,7 @@ class MultiLevelGraphBlock(nn.Module):
 
     @nn.compact
     def __call__(self, x):
-        global_msg = ElementGraph(self.heads, self.element_pool, self.chunk,
+        global_msg = ElementGraph(self.heads, self.element_graph, self.element_pool, self.chunk,
                                   name="element_graph")(x)
         local_msg = BlockGraph(self.heads, self.patch, self.stride, self.window, self.top_k,
                                self.embed, self.chunk, name="block_graph")(x)
@@ -155,6 +172,8 @@ class MAGN(nn.Module):
       in_channels, out_channels: image channels (1 grey, 3 colour / masked RGGB mosaic).
       n_feats: feature width. n_resblocks: ResBlocks around the graph stage (half before,
       half after). n_graph_blocks: multi-level graph blocks, separated by n_between ResBlocks.
+      element_graph: `ElementGraph.variant`, 'linear' or 'pooled'. A config stored before
+        this field existed was trained with 'pooled' and must say so (pretrained/README.md).
       heads, element_pool, patch, stride, window, top_k, embed, fusion, chunk: see
       `MultiLevelGraphBlock`, `ElementGraph`, `BlockGraph`.
     x (B, H, W, in_channels) in [0, 1], any H, W → (B, H, W, out_channels).
@@ -166,6 +185,7 @@ class MAGN(nn.Module):
     n_graph_blocks: int = 3
     n_between: int = 4
     heads: int = 4
+    element_graph: str = "linear"
     element_pool: int = 8
     patch: int = 7
     stride: int = 4
@@ -190,8 +210,9 @@ class MAGN(nn.Module):
                 for i in range(self.n_between):
                     res = ResBlock(self.n_feats, name=f"between_{g}_{i}")(res)
             res = MultiLevelGraphBlock(
-                self.heads, self.element_pool, self.patch, self.stride, self.window,
-                self.top_k, self.embed, self.fusion, self.chunk, name=f"graph_{g}")(res)
+                self.heads, self.element_graph, self.element_pool, self.patch, self.stride,
+                self.window, self.top_k, self.embed, self.fusion, self.chunk,
+                name=f"graph_{g}")(res)
         for i in range(self.n_resblocks - self.n_resblocks // 2):
             res = ResBlock(self.n_feats, name=f"post_{i}")(res)
         res = conv(self.n_feats, 3, name="body_end")(res)
@@ -204,6 +225,9 @@ def from_config(model_config) -> MAGN:
     kwargs = module_kwargs(MAGN, model_config)
     if kwargs.get("fusion", "cross_gate") not in FUSIONS:
         raise ConfigError(f"unknown model.fusion {kwargs['fusion']!r}; known: {', '.join(FUSIONS)}")
+    if kwargs.get("element_graph", "linear") not in ELEMENT_GRAPHS:
+        raise ConfigError(f"unknown model.element_graph {kwargs['element_graph']!r}; known: "
+                          f"{', '.join(ELEMENT_GRAPHS)}")
     return MAGN(**kwargs)
 
 
