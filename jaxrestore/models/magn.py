@@ -52,27 +52,30 @@ class ElementGraph(nn.Module):
     variant: str = "linear"
     pool: int = 8
     chunk: int = 256
+    dtype: str = "float32"
 
     @nn.compact
     def __call__(self, x):
         b, h, w, c = x.shape
+        dense = lambda features, name: nn.Dense(  # noqa: E731
+            features, dtype=jnp.dtype(self.dtype), name=name)
         if c % self.heads:
             raise ValueError(f"{c} features are not divisible by {self.heads} heads")
         if self.variant not in ELEMENT_GRAPHS:
             raise ValueError(f"unknown element graph {self.variant!r}; known: "
                              f"{', '.join(ELEMENT_GRAPHS)}")
         d = c // self.heads
-        q = nn.Dense(c, name="query")(x).reshape(b, h * w, self.heads, d)
+        q = dense(c, "query")(x).reshape(b, h * w, self.heads, d)
         if self.variant == "pooled" and self.pool > 1:  # edge-pad to a multiple of pool,
             r = self.pool                                # then average pool×pool cells
             x = jnp.pad(x, ((0, 0), (0, -h % r), (0, -w % r), (0, 0)), mode="edge")
             x = x.reshape(b, x.shape[1] // r, r, x.shape[2] // r, r, c).mean(axis=(2, 4))
-        kv = nn.Dense(2 * c, name="key_value")(x).reshape(b, -1, 2, self.heads, d)
+        kv = dense(2 * c, "key_value")(x).reshape(b, -1, 2, self.heads, d)
         if self.variant == "linear":
             out = linear_graph_attention(q, kv[:, :, 0], kv[:, :, 1])
         else:
             out = element_graph_attention(q, kv[:, :, 0], kv[:, :, 1], chunk=self.chunk)
-        return nn.Dense(c, name="out")(out.reshape(b, h, w, c))
+        return dense(c, "out")(out.reshape(b, h, w, c))
 
 
 class BlockGraph(nn.Module):
@@ -95,6 +98,7 @@ class BlockGraph(nn.Module):
     top_k: int = 16
     embed: int = 16
     chunk: int = 256
+    dtype: str = "float32"
 
     @nn.compact
     def __call__(self, x):
@@ -106,8 +110,10 @@ class BlockGraph(nn.Module):
         m1, m2 = emb.shape[1:3]
         nodes = emb.reshape(b, m1 * m2, p * p * self.embed)            # (B, M, E)
         d = max(1, nodes.shape[-1] // 4)                                 # DAGL's fc width E/4
-        q = nn.Dense(self.heads * d, name="query")(nodes).reshape(b, m1 * m2, self.heads, d)
-        k = nn.Dense(self.heads * d, name="key")(nodes).reshape(b, m1 * m2, self.heads, d)
+        dense = lambda name: nn.Dense(  # noqa: E731
+            self.heads * d, dtype=jnp.dtype(self.dtype), name=name)
+        q = dense("query")(nodes).reshape(b, m1 * m2, self.heads, d)
+        k = dense("key")(nodes).reshape(b, m1 * m2, self.heads, d)
         # Value patches, each head owning C/heads channels: (B, M, heads, p*p*C/heads).
         val = extract_patches(conv(c, 3, name="value")(x), p, self.stride)
         val = val.reshape(b, m1 * m2, p, p, self.heads, c // self.heads)
@@ -155,13 +161,14 @@ class MultiLevelGraphBlock(nn.Module):
     embed: int = 16
     fusion: str = "cross_gate"
     chunk: int = 256
+    dtype: str = "float32"
 
     @nn.compact
     def __call__(self, x):
         global_msg = ElementGraph(self.heads, self.element_graph, self.element_pool, self.chunk,
-                                  name="element_graph")(x)
+                                  self.dtype, name="element_graph")(x)
         local_msg = BlockGraph(self.heads, self.patch, self.stride, self.window, self.top_k,
-                               self.embed, self.chunk, name="block_graph")(x)
+                               self.embed, self.chunk, self.dtype, name="block_graph")(x)
         return x + CrossLevelFusion(self.fusion, name="fusion")(global_msg, local_msg)
 
 
@@ -176,7 +183,9 @@ class MAGN(nn.Module):
         this field existed was trained with 'pooled' and must say so (pretrained/README.md).
       heads, element_pool, patch, stride, window, top_k, embed, fusion, chunk: see
       `MultiLevelGraphBlock`, `ElementGraph`, `BlockGraph`.
-    x (B, H, W, in_channels) in [0, 1], any H, W → (B, H, W, out_channels).
+      dtype: computation dtype, 'float32' or 'bfloat16' (parameters stay float32; attention
+        scores, softmaxes, image-wide means and the output are float32).
+    x (B, H, W, in_channels) in [0, 1], any H, W → (B, H, W, out_channels) float32.
     """
     in_channels: int = 1
     out_channels: int = 1
@@ -194,6 +203,7 @@ class MAGN(nn.Module):
     embed: int = 16
     fusion: str = "cross_gate"
     chunk: int = 256
+    dtype: str = "float32"
 
     @nn.compact
     def __call__(self, x):
@@ -202,7 +212,7 @@ class MAGN(nn.Module):
         if self.in_channels != self.out_channels:
             raise ValueError("MAGN's global residual needs in_channels == out_channels, got "
                              f"{self.in_channels} and {self.out_channels}")
-        res = conv(self.n_feats, 3, name="head")(x)
+        res = conv(self.n_feats, 3, name="head")(x.astype(jnp.dtype(self.dtype)))
         for i in range(self.n_resblocks // 2):
             res = ResBlock(self.n_feats, name=f"pre_{i}")(res)
         for g in range(self.n_graph_blocks):
@@ -211,12 +221,12 @@ class MAGN(nn.Module):
                     res = ResBlock(self.n_feats, name=f"between_{g}_{i}")(res)
             res = MultiLevelGraphBlock(
                 self.heads, self.element_graph, self.element_pool, self.patch, self.stride,
-                self.window, self.top_k, self.embed, self.fusion, self.chunk,
+                self.window, self.top_k, self.embed, self.fusion, self.chunk, self.dtype,
                 name=f"graph_{g}")(res)
         for i in range(self.n_resblocks - self.n_resblocks // 2):
             res = ResBlock(self.n_feats, name=f"post_{i}")(res)
         res = conv(self.n_feats, 3, name="body_end")(res)
-        return x + conv(self.out_channels, 3, name="tail")(res)
+        return x + conv(self.out_channels, 3, name="tail")(res).astype(jnp.float32)
 
 
 def from_config(model_config) -> MAGN:
