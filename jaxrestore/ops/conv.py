@@ -1,17 +1,18 @@
 """2-D convolutions with PyTorch's symmetric zero padding, by the algorithm that suits them, NHWC.
 
 `conv2d` computes a convolution with padding (k - 1) // 2 either by XLA's own convolution
-(`winograd.direct_conv`) or by Winograd minimal filtering (`jaxrestore.ops.winograd`: 3×3
-stride 1 and 5×5 stride 2); `prepared_conv2d` is the same convolution as a function of the
+(`jaxrestore.ops.direct_conv`) or by Winograd minimal filtering (`jaxrestore.ops.winograd`:
+3×3 stride 1 and 5×5 stride 2); `prepared_conv2d` is the same convolution as a function of the
 input with the kernel transformed once, for one kernel applied to many inputs.
 """
 from collections.abc import Callable
 
 import jax
 
+from jaxrestore.ops.direct_conv import direct_conv
 from jaxrestore.ops.winograd import (conv3x3, conv3x3_transformed, conv5x5_stride2,
-                                     conv5x5_stride2_transformed, direct_conv,
-                                     stride2_phase_kernels, transform_kernel)
+                                     conv5x5_stride2_transformed, stride2_phase_kernels,
+                                     transform_kernel)
 
 CONV_ALGORITHMS = ("direct", "winograd", "auto")
 

@@ -25,6 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxrestore.ops.direct_conv import conv_tangent
+
 TILE = 4                                  # outputs per tile side (the m of F(m, r))
 POINTS = (0.0, 1.0, -1.0, 0.5, -2.0)      # finite points of F(4, 3), ∞ the sixth; F(4, 2) takes
                                           # the first four
@@ -64,12 +66,6 @@ def transforms(r1: int, r2: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     (a1, g1, b1), (a2, g2, b2) = (toom_cook_matrices(POINTS[:TILE + r - 2], TILE, r)
                                   for r in (r1, r2))
     return tuple(np.kron(u, v).astype(np.float32) for u, v in ((b1, b2), (g1, g2), (a1, a2)))
-
-
-def direct_conv(x: jax.Array, kernel: jax.Array, padding, stride: int = 1) -> jax.Array:
-    """XLA's own convolution: x (B,H,W,Cin), kernel (k,k,Cin,Cout), ((t, b), (l, r)) padding."""
-    return jax.lax.conv_general_dilated(x, kernel, (stride, stride), padding,
-                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
 
 def transform_kernel(kernel: jax.Array, after: jax.Array | None = None) -> jax.Array:
@@ -164,8 +160,7 @@ def _zero_depending_on(x: jax.Array) -> jax.Array:
 @conv3x3.defjvp
 def _conv3x3_jvp(padding, primals, tangents):
     (x, kernel), (dx, dkernel) = primals, tangents
-    tangent = direct_conv(dx, kernel, padding) + direct_conv(x, dkernel, padding)
-    return conv3x3(x, kernel, padding), tangent
+    return conv3x3(x, kernel, padding), conv_tangent(x, dx, kernel, dkernel, padding, 1)
 
 
 PHASES = ((0, 0), (0, 1), (1, 0), (1, 1))   # (row, column) phases of a stride-2 convolution
@@ -207,7 +202,7 @@ def conv5x5_stride2(x: jax.Array, kernel: jax.Array) -> jax.Array:
     """A 5×5 stride-2 convolution with zero padding 2 (PyTorch's), by Winograd over its phases.
 
     x (B,H,W,Cin), kernel (5,5,Cin,Cout) → (B, ⌈H/2⌉, ⌈W/2⌉, Cout). Derivatives by XLA's direct
-    convolution, as `conv3x3`.
+    convolution, as `conv3x3` (the input gradient over phases, see `jaxrestore.ops.direct_conv`).
     """
     return conv5x5_stride2_transformed(x, stride2_phase_kernels(kernel, after=x))
 
@@ -215,6 +210,4 @@ def conv5x5_stride2(x: jax.Array, kernel: jax.Array) -> jax.Array:
 @conv5x5_stride2.defjvp
 def _conv5x5_stride2_jvp(primals, tangents):
     (x, kernel), (dx, dkernel) = primals, tangents
-    padding = ((2, 2), (2, 2))
-    tangent = direct_conv(dx, kernel, padding, 2) + direct_conv(x, dkernel, padding, 2)
-    return conv5x5_stride2(x, kernel), tangent
+    return conv5x5_stride2(x, kernel), conv_tangent(x, dx, kernel, dkernel, ((2, 2), (2, 2)), 2)
