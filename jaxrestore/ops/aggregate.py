@@ -60,15 +60,19 @@ def _adain_affine(y, y_down, idx, scale, patch, stride):
     return gain, query_mean[:, :, :, None] - son_mean * gain
 
 
-@functools.partial(jax.jit, static_argnames=("scale", "patch", "stride", "adain"))
+@functools.partial(jax.jit, static_argnames=("scale", "patch", "stride", "adain",
+                                             "neighbours_in_batch"))
 def cross_scale_aggregate(y: jnp.ndarray, y_down: jnp.ndarray, idx: jnp.ndarray, scale: int,
-                          patch: int, stride: int, adain: bool = True) -> jnp.ndarray:
+                          patch: int, stride: int, adain: bool = True,
+                          neighbours_in_batch: bool = False) -> jnp.ndarray:
     """HR maps of every query's k neighbours (IGNN GraphAggregation).
 
     y: (B, H, W, C) LR features (queries); y_down: (B, H//s, W//s, C*s*s) their pixel-unshuffled
     copy, whose patch grid is the son grid that idx points into; idx: (B, m1, m2, k) int
     row-major son-grid indices (from `windowed_knn`); adain: normalise each neighbour to its query
-    patch's per-channel mean/std. Returns (B, H*s, W*s, k*C), channel = neighbour*C + c.
+    patch's per-channel mean/std. Returns (B, H*s, W*s, k*C), channel = neighbour*C + c (the
+    original's layout), or with neighbours_in_batch (B*k, H*s, W*s, C), image b*k + neighbour
+    (for convolutions of each neighbour's map, without a transpose).
 
     A son patch's p*p*s*s values per channel are the (p*s)² window of pixel_shuffle(y_down) at
     s × its son-grid position; each window is read straight into the HR canvas, one block of
@@ -96,6 +100,8 @@ def cross_scale_aggregate(y: jnp.ndarray, y_down: jnp.ndarray, idx: jnp.ndarray,
         part = _read_windows(windows, corner + jnp.array([bu, bv]) * hr_stride, (rows, cols))
         if adain:
             part = part * gain + shift                                      # b k m1 r m2 c C
+        if neighbours_in_batch:
+            return part.reshape((b * k,) + part.shape[2:])
         return part.transpose(0, 2, 3, 4, 5, 1, 6).reshape(
             b, idx.shape[1], rows, idx.shape[2], cols, k * c)
 
