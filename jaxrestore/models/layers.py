@@ -46,8 +46,9 @@ class PointwiseConv(nn.Module):
 
     Same variables as `nn.Conv` with a 1×1 kernel: `kernel` (1,1,Cin,Cout), `bias` (Cout,).
     XLA on CPU computes the kernel gradient of a matrix product about twice as fast as that of
-    the equivalent convolution (IGNN's weight nets run on every neighbour's HR edge features).
-    x: (..., Cin) → (..., Cout) (e.g. NHWC).
+    the equivalent convolution (IGNN's weight nets run on every neighbour's edge features), and
+    that of a 2-D product ~1.5× faster than of the same product over (..., Cin) (no transposed
+    copies): x: (..., Cin) is flattened to (N, Cin) → (..., Cout) (e.g. NHWC).
     """
     features: int
     kernel_init: Callable = kaiming_init(0.1)
@@ -56,7 +57,8 @@ class PointwiseConv(nn.Module):
     def __call__(self, x: jax.Array) -> jax.Array:
         kernel = self.param("kernel", self.kernel_init, (1, 1, x.shape[-1], self.features))
         bias = self.param("bias", nn.initializers.zeros, (self.features,))
-        return jnp.einsum("...c,cd->...d", x, kernel[0, 0].astype(x.dtype)) + bias.astype(x.dtype)
+        y = x.reshape(-1, x.shape[-1]) @ kernel[0, 0].astype(x.dtype) + bias.astype(x.dtype)
+        return y.reshape(x.shape[:-1] + (self.features,))
 
 
 def conv_variables(module: nn.Module, kernel_size: int, in_features: int, features: int,
