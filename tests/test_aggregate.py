@@ -173,10 +173,11 @@ def test_aggregate_gradient_and_vmap():
     grad = jax.jit(jax.grad(loss))(y)
     direction = jnp.asarray(rng.normal(size=y.shape), jnp.float32)
     eps = 1e-2
+    loss = jax.jit(loss)
     numeric = (loss(y + eps * direction) - loss(y - eps * direction)) / (2 * eps)
     np.testing.assert_allclose(jnp.sum(grad * direction), numeric, rtol=2e-2)
 
-    per_image = jax.vmap(lambda a, i: cross_scale_aggregate(a[None], pixel_unshuffle(a[None], 2),
-                                                             i[None], 2, 3, 2))
+    per_image = jax.jit(jax.vmap(lambda a, i: cross_scale_aggregate(
+        a[None], pixel_unshuffle(a[None], 2), i[None], 2, 3, 2)))
     batched = cross_scale_aggregate(y, pixel_unshuffle(y, 2), idx, 2, 3, 2)
     np.testing.assert_allclose(per_image(y, idx)[:, 0], batched, rtol=1e-6, atol=1e-6)
