@@ -111,15 +111,18 @@ def cross_scale_aggregate(y: jnp.ndarray, y_down: jnp.ndarray, idx: jnp.ndarray,
 def _read_windows(images: jnp.ndarray, corners: jnp.ndarray, size) -> jnp.ndarray:
     """images (B, H, W, C), corners (B, k, m1, m2, 2) → windows (B, k, m1, rows, m2, cols, C).
 
-    Corners that would put a window outside the image are clamped (XLA's gather), so an index
-    outside the son grid cannot read outside memory.
+    One gather of C-vectors whose indices are already in the output's order (a gather of
+    windows would come out as (…, m1, m2, rows, cols, C) and need a transposed copy). Corners
+    that would put a window outside the image are clamped, so an index outside the son grid
+    cannot read outside memory.
     """
-    numbers = jax.lax.GatherDimensionNumbers(offset_dims=(1, 3, 4), collapsed_slice_dims=(),
-                                             start_index_map=(0, 1))
-    read = lambda image, corner: jax.lax.gather(  # noqa: E731
-        image, corner, numbers, (*size, image.shape[-1]),
-        mode=jax.lax.GatherScatterMode.CLIP)
-    return jax.vmap(jax.vmap(read, (None, 0)))(images, corners)
+    rows, cols = size
+    _, height, width, c = images.shape
+    top = jnp.clip(corners[..., 0], 0, height - rows)[:, :, :, None, :, None]
+    left = jnp.clip(corners[..., 1], 0, width - cols)[:, :, :, None, :, None]
+    pixel = ((top + jnp.arange(rows)[:, None, None]) * width        # b k m1 rows m2 cols
+             + left + jnp.arange(cols))
+    return jax.vmap(lambda image, i: image.reshape(-1, c)[i])(images, pixel)
 
 
 @functools.partial(jax.jit, static_argnames=("scale", "patch", "stride"))
