@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 
-from jaxrestore.models.layers import CONV_ALGORITHMS
+from jaxrestore.ops.conv import CONV_ALGORITHMS
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 

@@ -112,11 +112,16 @@ def test_aggregate_matches_original_transcription(h, w, c, s, p, t, k, adain):
     m = _im2col(_nchw(y), p, t)[0].shape[4:]
     n = _im2col(_nchw(y_down), p, t)[0].shape[4:]
     idx = rng.integers(0, n[0] * n[1], size=(2, m[0], m[1], k)).astype(np.int32)
-    got = cross_scale_aggregate(jnp.asarray(y), jnp.asarray(y_down), jnp.asarray(idx), s, p, t,
-                                adain=adain)
+    got, batched = (cross_scale_aggregate(jnp.asarray(y), jnp.asarray(y_down), jnp.asarray(idx),
+                                          s, p, t, adain=adain, neighbours_in_batch=in_batch)
+                    for in_batch in (False, True))
     want = _np_aggregate(_nchw(y), _nchw(y_down), idx.reshape(2, -1, k), s, p, t, adain)
     assert got.shape == (2, h * s, w * s, k * c)
     np.testing.assert_allclose(_nchw(got), want, rtol=1e-4, atol=1e-4)
+    # Neighbours in the batch: image b*k + j is neighbour j's map (channels j*C .. of the above).
+    assert batched.shape == (2 * k, h * s, w * s, c)
+    np.testing.assert_allclose(_nchw(batched), want.reshape(2 * k, c, h * s, w * s), rtol=1e-4,
+                               atol=1e-4)
 
 
 def test_identity_neighbours_rebuild_the_hr_image():
@@ -168,10 +173,11 @@ def test_aggregate_gradient_and_vmap():
     grad = jax.jit(jax.grad(loss))(y)
     direction = jnp.asarray(rng.normal(size=y.shape), jnp.float32)
     eps = 1e-2
+    loss = jax.jit(loss)
     numeric = (loss(y + eps * direction) - loss(y - eps * direction)) / (2 * eps)
     np.testing.assert_allclose(jnp.sum(grad * direction), numeric, rtol=2e-2)
 
-    per_image = jax.vmap(lambda a, i: cross_scale_aggregate(a[None], pixel_unshuffle(a[None], 2),
-                                                             i[None], 2, 3, 2))
+    per_image = jax.jit(jax.vmap(lambda a, i: cross_scale_aggregate(
+        a[None], pixel_unshuffle(a[None], 2), i[None], 2, 3, 2)))
     batched = cross_scale_aggregate(y, pixel_unshuffle(y, 2), idx, 2, 3, 2)
     np.testing.assert_allclose(per_image(y, idx)[:, 0], batched, rtol=1e-6, atol=1e-6)

@@ -34,6 +34,11 @@ def xla_conv(x, kernel, padding):
                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
 
+# Jitted once per shape: run op by op, the transforms' many small operations compile one by one.
+conv3x3 = jax.jit(winograd.conv3x3, static_argnums=2)
+conv5x5_stride2 = jax.jit(winograd.conv5x5_stride2)
+
+
 @pytest.mark.parametrize("points", [winograd.POINTS, (0.0, 1.0, -1.0, 2.0, -2.0)])
 def test_one_dimensional_identity_is_valid_correlation(points):
     a_t, g, b_t = winograd.toom_cook_matrices(points)
@@ -81,7 +86,7 @@ def test_conv3x3_equals_float64_correlation(shape, padding):
     rng = np.random.default_rng(1)
     x = rng.normal(size=shape).astype(np.float32)
     kernel = rng.normal(size=(3, 3, shape[-1], 6)).astype(np.float32)
-    got = np.asarray(winograd.conv3x3(jnp.asarray(x), jnp.asarray(kernel), padding))
+    got = np.asarray(conv3x3(jnp.asarray(x), jnp.asarray(kernel), padding))
     want = numpy_conv(x, kernel, padding)
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=0, atol=2e-5 * np.abs(want).max())
@@ -92,7 +97,7 @@ def test_conv5x5_stride2_equals_float64_correlation(shape):
     rng = np.random.default_rng(5)
     x = rng.normal(size=shape).astype(np.float32)
     kernel = rng.normal(size=(5, 5, shape[-1], 3)).astype(np.float32)
-    got = np.asarray(winograd.conv5x5_stride2(jnp.asarray(x), jnp.asarray(kernel)))
+    got = np.asarray(conv5x5_stride2(jnp.asarray(x), jnp.asarray(kernel)))
     want = numpy_conv5x5_stride2(x, kernel)
     assert got.shape == want.shape == (shape[0], -(-shape[1] // 2), -(-shape[2] // 2), 3)
     np.testing.assert_allclose(got, want, rtol=0, atol=2e-5 * np.abs(want).max())
@@ -107,7 +112,7 @@ def test_float32_error_is_within_a_few_times_that_of_the_direct_convolution():
     want = numpy_conv(x, kernel, padding)
     rms = lambda got: np.sqrt(np.mean((np.asarray(got, np.float64) - want) ** 2))  # noqa: E731
     direct = rms(xla_conv(x, kernel, padding))
-    fast = rms(winograd.conv3x3(jnp.asarray(x), jnp.asarray(kernel), padding))
+    fast = rms(conv3x3(jnp.asarray(x), jnp.asarray(kernel), padding))
     assert 0 < fast < 5 * direct, (fast, direct)
 
 
@@ -117,12 +122,13 @@ def test_derivatives_are_the_convolutions():
     kernel = jnp.asarray(rng.normal(size=(3, 3, 4, 5)), jnp.float32)
     padding = ((1, 1), (0, 2))
     loss = lambda conv: lambda x, k: jnp.sum(jnp.sin(conv(x, k, padding)))  # noqa: E731
-    got = jax.grad(loss(winograd.conv3x3), argnums=(0, 1))(x, kernel)
+    got = jax.jit(jax.grad(loss(winograd.conv3x3), argnums=(0, 1)))(x, kernel)
     want = jax.grad(loss(xla_conv), argnums=(0, 1))(x, kernel)
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4)
     tangents = (jnp.ones_like(x), jnp.zeros_like(kernel))
-    _, got_t = jax.jvp(lambda x, k: winograd.conv3x3(x, k, padding), (x, kernel), tangents)
+    _, got_t = jax.jit(lambda x, k, dx, dk: jax.jvp(lambda x, k: winograd.conv3x3(x, k, padding),
+                                                     (x, k), (dx, dk)))(x, kernel, *tangents)
     _, want_t = jax.jvp(lambda x, k: xla_conv(x, k, padding), (x, kernel), tangents)
     np.testing.assert_allclose(got_t, want_t, rtol=1e-5, atol=1e-5)
 
@@ -134,7 +140,7 @@ def test_conv5x5_stride2_derivatives_are_the_convolutions():
     strided = lambda x, k: jax.lax.conv_general_dilated(  # noqa: E731
         x, k, (2, 2), ((2, 2), (2, 2)), dimension_numbers=("NHWC", "HWIO", "NHWC"))
     loss = lambda conv: lambda x, k: jnp.sum(jnp.sin(conv(x, k)))  # noqa: E731
-    got = jax.grad(loss(winograd.conv5x5_stride2), argnums=(0, 1))(x, kernel)
+    got = jax.jit(jax.grad(loss(winograd.conv5x5_stride2), argnums=(0, 1)))(x, kernel)
     want = jax.grad(loss(strided), argnums=(0, 1))(x, kernel)
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4)
@@ -146,7 +152,7 @@ def test_vmap_and_jit_agree_with_single_calls():
     kernel = jnp.asarray(rng.normal(size=(3, 3, 2, 2)), jnp.float32)
     batched = jax.jit(jax.vmap(lambda x: winograd.conv3x3(x, kernel)))(x)
     for i in range(3):
-        np.testing.assert_allclose(batched[i], winograd.conv3x3(x[i], kernel), rtol=1e-5,
+        np.testing.assert_allclose(batched[i], conv3x3(x[i], kernel), rtol=1e-5,
                                    atol=1e-5)
 
 
@@ -188,7 +194,7 @@ def test_a_non_finite_pixel_stays_local(bad):
     x = np.random.default_rng(7).normal(size=(2, 16, 16, 2)).astype(np.float32)
     x[0, 0, 0, 0] = bad
     kernel = jnp.ones((3, 3, 2, 2), jnp.float32)
-    y = np.asarray(winograd.conv3x3(jnp.asarray(x), kernel))
+    y = np.asarray(conv3x3(jnp.asarray(x), kernel))
     assert not np.isfinite(y[0, 0, 0]).all()
     assert np.isfinite(y[1]).all()
     assert np.isfinite(y[0, 8:, :]).all() and np.isfinite(y[0, :, 8:]).all()

@@ -21,20 +21,18 @@ the son patch grid must hold at least k patches.
 `use_graph=False` drops the graph, fuse_b and fuse_up: the plain EDSR trunk with the same layers
 (a baseline). Frozen variables (mean shifts, VGG embedding) live in `constants`, not `params`.
 """
-import functools
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
 
 from jaxrestore import models
-from jaxrestore.models.layers import (ConvWeights, ResBlock, Upsampler, conv, conv2d, mean_shift,
-                                     prepared_conv2d)
+from jaxrestore.models.layers import ConvWeights, ResBlock, Upsampler, conv, mean_shift
 from jaxrestore.models.vgg import VGGEmbedding
-from jaxrestore.ops.aggregate import cross_scale_aggregate, edge_features
+from jaxrestore.ops.aggregate import edge_features
 from jaxrestore.ops.imresize import imresize
 from jaxrestore.ops.knn import windowed_knn
+from jaxrestore.ops.neighbour_loop import neighbour_sums
 from jaxrestore.ops.patches import extract_patches, patch_grid
 from jaxrestore.ops.pixel_shuffle import pixel_unshuffle, repeat_pixels
 
@@ -100,87 +98,17 @@ class WeightNet(nn.Module):
         return conv(1, 1, name="conv_out")(x)
 
 
-def _neighbour_terms(y, y_down, i, w_lr, w_hr, down_convs, scale, patch, stride):
-    """One neighbour's weighted (lr, hr) terms: i (B,m1,m2), w_lr/w_hr its softmax weights.
-
-    Its HR aggregate goes through the shared 5×5 stride-s conv and two 3×3 convs back to LR,
-    the three functions `down_convs` (see `_down_convs`).
-    """
-    hr = cross_scale_aggregate(y, y_down, i[..., None], scale, patch, stride)  # b H*s W*s c
-    conv0, conv1, conv2 = down_convs
-    lr = conv2(nn.relu(conv1(nn.relu(conv0(hr)))))
-    return lr * w_lr, hr * w_hr
-
-
-def _down_convs(down, scale, algorithm, prepared):
-    """The three convolutions of `down` ((kernel, bias) × 3) as functions of x.
-
-    prepared: kernels transformed once (`prepared_conv2d`) for the forward loop; otherwise
-    `conv2d` with its fast derivatives.
-    """
-    strides = (scale, 1, 1)
-    if prepared:
-        return tuple(prepared_conv2d(k, b, st, algorithm) for (k, b), st in zip(down, strides))
-    return tuple(functools.partial(conv2d, kernel=k, bias=b, stride=st, algorithm=algorithm)
-                 for (k, b), st in zip(down, strides))
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(6, 7, 8, 9))
-def _neighbour_sums(y, y_down, idx, w_lr, w_hr, down, scale, patch, stride, algorithm):
-    """Σ_j of `_neighbour_terms` over the k neighbours: idx (B,m1,m2,k), w_* (k, ...).
-
-    The forward is a `lax.scan`, one neighbour per step as the original's loop, so the k HR
-    aggregates never coexist (inference memory). The backward is unrolled over the k
-    neighbours (recomputing each one's forward): XLA CPU runs the convolutions of a scan's
-    backward while-loop through its slow naive emitter, ~50× slower than outside a loop.
-    """
-    down_convs = _down_convs(down, scale, algorithm, prepared=True)
-
-    def step(carry, xs):
-        i, wl, wh = xs
-        lr, hr = _neighbour_terms(y, y_down, i, wl, wh, down_convs, scale, patch, stride)
-        return (carry[0] + lr, carry[1] + hr), None
-
-    b, h, w, c = y.shape
-    zeros = (jnp.zeros((b, h, w, c), y.dtype),
-             jnp.zeros((b, h * scale, w * scale, c), y.dtype))
-    sums, _ = jax.lax.scan(step, zeros, (jnp.moveaxis(idx, -1, 0), w_lr, w_hr))
-    return sums
-
-
-def _neighbour_sums_fwd(y, y_down, idx, w_lr, w_hr, down, scale, patch, stride, algorithm):
-    sums = _neighbour_sums(y, y_down, idx, w_lr, w_hr, down, scale, patch, stride, algorithm)
-    return sums, (y, y_down, idx, w_lr, w_hr, down)
-
-
-def _neighbour_sums_bwd(scale, patch, stride, algorithm, residuals, cotangent):
-    y, y_down, idx, w_lr, w_hr, down = residuals
-
-    def neighbour_vjp(j):  # cotangents of (y, y_down, w_lr[j], w_hr[j], down)
-        terms = lambda y, y_down, w_lr_j, w_hr_j, down: _neighbour_terms(  # noqa: E731
-            y, y_down, idx[..., j], w_lr_j, w_hr_j, _down_convs(down, scale, algorithm, False),
-            scale, patch, stride)
-        return jax.vjp(terms, y, y_down, w_lr[j], w_hr[j], down)[1](cotangent)
-
-    g_y, g_y_down, g_w_lr, g_w_hr, g_down = zip(*map(neighbour_vjp, range(idx.shape[-1])))
-    total = lambda grads: jax.tree.map(lambda *g: sum(g), *grads)  # noqa: E731
-    return (total(g_y), total(g_y_down), None, jnp.stack(g_w_lr), jnp.stack(g_w_hr),
-            total(g_down))
-
-
-_neighbour_sums.defvjp(_neighbour_sums_fwd, _neighbour_sums_bwd)
-
-
 class GCNBlock(nn.Module):
     """Graph aggregation (the original `GCNBlock`).
 
     y (B,H,W,C) LR features; idx (B,m1,m2,k) son-patch neighbours of each LR patch;
     edges (B,H,W,k,E) LR edge features per neighbour → (lr (B,H,W,C), hr (B,H*s,W*s,C)).
     Each neighbour's HR aggregate goes through a shared 5×5 stride-s conv and two 3×3 convs
-    back to LR; the LR and HR weight nets score the k neighbours per pixel, softmax over k, and
-    the weighted sums are returned. The original's HR edge features are the LR ones with each
-    pixel repeated s×s (see `edge_features`), so its average pooling gives the LR ones back and
-    its pointwise HR weight net equals the net on the LR features, repeated: computed so.
+    back to LR (`jaxrestore.ops.neighbour_loop`); the LR and HR weight nets score the k
+    neighbours per pixel, softmax over k, and the weighted sums are returned. The original's HR
+    edge features are the LR ones with each pixel repeated s×s (see `edge_features`), so its
+    average pooling gives the LR ones back and its pointwise HR weight net equals the net on
+    the LR features, repeated: computed so.
     """
     features: int
     scale: int
@@ -201,8 +129,8 @@ class GCNBlock(nn.Module):
 
         down = tuple(tuple(ConvWeights(c, size, c, name=f"knn_down{n}")())
                      for n, size in enumerate((5, 3, 3)))
-        return _neighbour_sums(y, pixel_unshuffle(y, s), idx, weight_lr, weight_hr, down, s,
-                               self.patch_size, self.stride, self.conv_algorithm)
+        return neighbour_sums(y, pixel_unshuffle(y, s), idx, weight_lr, weight_hr, down, s,
+                              self.patch_size, self.stride, self.conv_algorithm)
 
 
 class IGNN(nn.Module):
@@ -215,8 +143,8 @@ class IGNN(nn.Module):
       embedding: 'vgg' (frozen VGG19 conv1_2, the original) or 'pixels' (the normalised RGB).
       use_graph: False gives the plain EDSR trunk (no graph, fuse_b, fuse_up).
       pixel_range: value of white at input and output (255, as the original).
-      conv_algorithm: how the convolutions run, see `conv2d`: 'direct', 'winograd' or 'auto'
-        (Winograd on CPU for ≥ 64 channels; only float32 rounding differs).
+      conv_algorithm: how the convolutions run, see `jaxrestore.ops.conv.conv2d`: 'direct',
+        'winograd' or 'auto' (Winograd on CPU for ≥ 64 channels; only float32 rounding differs).
     Call: lr (B,h,w,3) in [0, pixel_range], optional son (B,h//gs,w//gs,3) in the same range
       → (B,h*scale,w*scale,3), not clamped.
     """

@@ -60,15 +60,19 @@ def _adain_affine(y, y_down, idx, scale, patch, stride):
     return gain, query_mean[:, :, :, None] - son_mean * gain
 
 
-@functools.partial(jax.jit, static_argnames=("scale", "patch", "stride", "adain"))
+@functools.partial(jax.jit, static_argnames=("scale", "patch", "stride", "adain",
+                                             "neighbours_in_batch"))
 def cross_scale_aggregate(y: jnp.ndarray, y_down: jnp.ndarray, idx: jnp.ndarray, scale: int,
-                          patch: int, stride: int, adain: bool = True) -> jnp.ndarray:
+                          patch: int, stride: int, adain: bool = True,
+                          neighbours_in_batch: bool = False) -> jnp.ndarray:
     """HR maps of every query's k neighbours (IGNN GraphAggregation).
 
     y: (B, H, W, C) LR features (queries); y_down: (B, H//s, W//s, C*s*s) their pixel-unshuffled
     copy, whose patch grid is the son grid that idx points into; idx: (B, m1, m2, k) int
     row-major son-grid indices (from `windowed_knn`); adain: normalise each neighbour to its query
-    patch's per-channel mean/std. Returns (B, H*s, W*s, k*C), channel = neighbour*C + c.
+    patch's per-channel mean/std. Returns (B, H*s, W*s, k*C), channel = neighbour*C + c (the
+    original's layout), or with neighbours_in_batch (B*k, H*s, W*s, C), image b*k + neighbour
+    (for convolutions of each neighbour's map, without a transpose).
 
     A son patch's p*p*s*s values per channel are the (p*s)² window of pixel_shuffle(y_down) at
     s × its son-grid position; each window is read straight into the HR canvas, one block of
@@ -96,6 +100,8 @@ def cross_scale_aggregate(y: jnp.ndarray, y_down: jnp.ndarray, idx: jnp.ndarray,
         part = _read_windows(windows, corner + jnp.array([bu, bv]) * hr_stride, (rows, cols))
         if adain:
             part = part * gain + shift                                      # b k m1 r m2 c C
+        if neighbours_in_batch:
+            return part.reshape((b * k,) + part.shape[2:])
         return part.transpose(0, 2, 3, 4, 5, 1, 6).reshape(
             b, idx.shape[1], rows, idx.shape[2], cols, k * c)
 
@@ -105,15 +111,18 @@ def cross_scale_aggregate(y: jnp.ndarray, y_down: jnp.ndarray, idx: jnp.ndarray,
 def _read_windows(images: jnp.ndarray, corners: jnp.ndarray, size) -> jnp.ndarray:
     """images (B, H, W, C), corners (B, k, m1, m2, 2) → windows (B, k, m1, rows, m2, cols, C).
 
-    Corners that would put a window outside the image are clamped (XLA's gather), so an index
-    outside the son grid cannot read outside memory.
+    One gather of C-vectors whose indices are already in the output's order (a gather of
+    windows would come out as (…, m1, m2, rows, cols, C) and need a transposed copy). Corners
+    that would put a window outside the image are clamped, so an index outside the son grid
+    cannot read outside memory.
     """
-    numbers = jax.lax.GatherDimensionNumbers(offset_dims=(1, 3, 4), collapsed_slice_dims=(),
-                                             start_index_map=(0, 1))
-    read = lambda image, corner: jax.lax.gather(  # noqa: E731
-        image, corner, numbers, (*size, image.shape[-1]),
-        mode=jax.lax.GatherScatterMode.CLIP)
-    return jax.vmap(jax.vmap(read, (None, 0)))(images, corners)
+    rows, cols = size
+    _, height, width, c = images.shape
+    top = jnp.clip(corners[..., 0], 0, height - rows)[:, :, :, None, :, None]
+    left = jnp.clip(corners[..., 1], 0, width - cols)[:, :, :, None, :, None]
+    pixel = ((top + jnp.arange(rows)[:, None, None]) * width        # b k m1 rows m2 cols
+             + left + jnp.arange(cols))
+    return jax.vmap(lambda image, i: image.reshape(-1, c)[i])(images, pixel)
 
 
 @functools.partial(jax.jit, static_argnames=("scale", "patch", "stride"))

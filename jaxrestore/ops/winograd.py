@@ -25,6 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxrestore.ops.direct_conv import conv_tangent
+
 TILE = 4                                  # outputs per tile side (the m of F(m, r))
 POINTS = (0.0, 1.0, -1.0, 0.5, -2.0)      # finite points of F(4, 3), ∞ the sixth; F(4, 2) takes
                                           # the first four
@@ -66,12 +68,6 @@ def transforms(r1: int, r2: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return tuple(np.kron(u, v).astype(np.float32) for u, v in ((b1, b2), (g1, g2), (a1, a2)))
 
 
-def direct_conv(x: jax.Array, kernel: jax.Array, padding, stride: int = 1) -> jax.Array:
-    """XLA's own convolution: x (B,H,W,Cin), kernel (k,k,Cin,Cout), ((t, b), (l, r)) padding."""
-    return jax.lax.conv_general_dilated(x, kernel, (stride, stride), padding,
-                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
-
-
 def transform_kernel(kernel: jax.Array, after: jax.Array | None = None) -> jax.Array:
     """Winograd domain `G g G^T` of every input-output pair: (r1,r2,Cin,Cout) →
     ((3+r1)(3+r2), Cin, Cout), r ∈ {2, 3}.
@@ -91,13 +87,14 @@ def transform_kernel(kernel: jax.Array, after: jax.Array | None = None) -> jax.A
 def _transformed_tiles(x: jax.Array, kernel_hw, tiles_hw) -> jax.Array:
     """B^T d B of every input tile: x (B, ≥4·th+r1-1, ≥4·tw+r2-1, C) → (n1n2, B·th·tw, C).
 
-    The n1·n2 strided slices hold the n1·n2 positions of all tiles at once; one product with
-    B^T ⊗ B^T transforms them.
+    n1 strided row slices hold the n1 tile rows of all tiles, then n2 strided column slices of
+    those the n1·n2 positions (XLA compiles two such stages far faster than n1·n2 slices of x);
+    one product with B^T ⊗ B^T transforms them.
     """
     (r1, r2), (tiles_h, tiles_w) = kernel_hw, tiles_hw
     n1, n2, c = TILE + r1 - 1, TILE + r2 - 1, x.shape[-1]
-    tiles = jnp.stack([x[:, i:i + TILE * tiles_h:TILE, j:j + TILE * tiles_w:TILE]
-                       for i in range(n1) for j in range(n2)])           # (n1n2, b, th, tw, c)
+    rows = jnp.stack([x[:, i:i + TILE * tiles_h:TILE] for i in range(n1)])  # (n1, b, th, W, c)
+    tiles = jnp.stack([rows[:, :, :, j:j + TILE * tiles_w:TILE] for j in range(n2)], 1)
     return (transforms(r1, r2)[0] @ tiles.reshape(n1 * n2, -1)).reshape(n1 * n2, -1, c)
 
 
@@ -164,8 +161,7 @@ def _zero_depending_on(x: jax.Array) -> jax.Array:
 @conv3x3.defjvp
 def _conv3x3_jvp(padding, primals, tangents):
     (x, kernel), (dx, dkernel) = primals, tangents
-    tangent = direct_conv(dx, kernel, padding) + direct_conv(x, dkernel, padding)
-    return conv3x3(x, kernel, padding), tangent
+    return conv3x3(x, kernel, padding), conv_tangent(x, dx, kernel, dkernel, padding, 1)
 
 
 PHASES = ((0, 0), (0, 1), (1, 0), (1, 1))   # (row, column) phases of a stride-2 convolution
@@ -207,7 +203,7 @@ def conv5x5_stride2(x: jax.Array, kernel: jax.Array) -> jax.Array:
     """A 5×5 stride-2 convolution with zero padding 2 (PyTorch's), by Winograd over its phases.
 
     x (B,H,W,Cin), kernel (5,5,Cin,Cout) → (B, ⌈H/2⌉, ⌈W/2⌉, Cout). Derivatives by XLA's direct
-    convolution, as `conv3x3`.
+    convolution, as `conv3x3` (the input gradient over phases, see `jaxrestore.ops.direct_conv`).
     """
     return conv5x5_stride2_transformed(x, stride2_phase_kernels(kernel, after=x))
 
@@ -215,6 +211,4 @@ def conv5x5_stride2(x: jax.Array, kernel: jax.Array) -> jax.Array:
 @conv5x5_stride2.defjvp
 def _conv5x5_stride2_jvp(primals, tangents):
     (x, kernel), (dx, dkernel) = primals, tangents
-    padding = ((2, 2), (2, 2))
-    tangent = direct_conv(dx, kernel, padding, 2) + direct_conv(x, dkernel, padding, 2)
-    return conv5x5_stride2(x, kernel), tangent
+    return conv5x5_stride2(x, kernel), conv_tangent(x, dx, kernel, dkernel, ((2, 2), (2, 2)), 2)
