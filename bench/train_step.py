@@ -38,13 +38,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxrestore.convert import load_config_file
+from jaxrestore import configs
 from jaxrestore.models import build_model
 from jaxrestore.ops.knn import window_starts
 from jaxrestore.ops.patches import patch_grid
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-CONFIGS = {"tiny": REPO / "configs" / "ignn_tiny_x2.py", "full": REPO / "configs" / "ignn_x2.py"}
+CONFIGS = {"tiny": "ignn_tiny_x2", "full": "ignn_x2"}
 VGG_FEATURES = 64
 WEIGHT_NET_HIDDEN = 64
 
@@ -179,7 +179,7 @@ def run_case(case: str, steps: int) -> list[dict]:
     The two compiled steps alternate (twin, IGNN, twin, ...), so that both see the same load.
     """
     name, batch, crop = case.split(":")
-    config = load_config_file(CONFIGS[name])
+    config = configs.load(CONFIGS[name])
     steppers = []
     for use_graph in (False, True):
         config.model.use_graph = use_graph
@@ -190,7 +190,7 @@ def run_case(case: str, steps: int) -> list[dict]:
             wall, cpu = stepper.step()
             stepper.times.append(wall)
             stepper.cpu_times.append(cpu)
-    results = [{"config": CONFIGS[name].stem, "case": case, **s.result()} for s in steppers]
+    results = [{"config": CONFIGS[name], "case": case, **s.result()} for s in steppers]
     twin, ignn = results
     ignn["time_ratio"] = round(ignn["seconds_per_step"] / twin["seconds_per_step"], 3)
     ignn["cpu_time_ratio"] = round(ignn["cpu_seconds_per_step"] / twin["cpu_seconds_per_step"],
