@@ -66,12 +66,15 @@ def neighbour_sums(y, y_down, idx, w_lr, w_hr, down, scale, patch, stride, algor
     """`neighbour_terms` of all k neighbours: idx (B,m1,m2,k), w_lr (k,B,H,W,1),
     w_hr (k,B,H*s,W*s,1), down as in `down_convs`, algorithm as in `conv2d` → (lr, hr).
 
-    Evaluated alone (inference), it is a `lax.scan`, one neighbour per step as the original's
-    loop, with the kernels transformed once: the k HR aggregates never coexist. Under
-    differentiation the k neighbours go as one batch, and the derivatives are autodiff's of
-    that batched sum (its residuals: the k HR aggregates and the convolutions' activations),
-    not of the scan: XLA CPU runs the convolutions of a scan's backward while-loop through its
-    slow naive emitter, ~50× slower than outside a loop.
+    The values are always a `lax.scan`, one neighbour per step as the original's loop, with
+    the kernels transformed once: the k HR aggregates never coexist, and training and inference
+    compute bitwise the same outputs. Under differentiation the k neighbours also go as one
+    batch, whose residuals (the k HR aggregates and the convolutions' activations) and VJP give
+    the derivatives, not the scan's: XLA CPU runs the convolutions of a scan's backward
+    while-loop through its slow naive emitter, ~50× slower than outside a loop. (The batched
+    sums themselves are not used: their float32 rounding differs from the scan's, enough to
+    flip ReLUs downstream and move gradients that nearly cancel; with the scan's values the
+    step reproduces the original's recorded steps, tests/test_ignn_train_reference.py.)
     """
     convs = down_convs(down, scale, algorithm, prepared=True)
 
@@ -92,7 +95,8 @@ def _neighbour_sums_fwd(y, y_down, idx, w_lr, w_hr, down, scale, patch, stride, 
     batched = lambda y, y_down, w_lr, w_hr, down: neighbour_terms(  # noqa: E731
         y, y_down, idx, w_lr, w_hr, down_convs(down, scale, algorithm, prepared=False), scale,
         patch, stride)
-    return jax.vjp(batched, y, y_down, w_lr, w_hr, down)
+    _, vjp = jax.vjp(batched, y, y_down, w_lr, w_hr, down)
+    return neighbour_sums(y, y_down, idx, w_lr, w_hr, down, scale, patch, stride, algorithm), vjp
 
 
 def _neighbour_sums_bwd(scale, patch, stride, algorithm, vjp, cotangent):
