@@ -58,14 +58,11 @@ from jaxrestore import checkpoints
 from jaxrestore.config import check_model_and_task
 from jaxrestore.data import degradations
 from jaxrestore.errors import CheckpointError, InputError, UserError
-from jaxrestore.models import apply_unit_range, build_model, signature
+from jaxrestore.models import DTYPES, apply_unit_range, build_model, signature
 from jaxrestore.ops.color import rgb_to_luma
 from jaxrestore.ops.ensemble import self_ensemble
 from jaxrestore.ops.imresize import imresize_np
 from jaxrestore.ops.tiling import pad_to_multiple, plan_tiles
-
-
-DTYPES = ("float32", "bfloat16")
 
 
 def load_checkpoint(directory, log=None):

@@ -19,6 +19,7 @@ import flax.linen as nn
 
 from jaxrestore.errors import ConfigError
 
+DTYPES = ("float32", "bfloat16")  # computation dtypes; parameters are always float32
 MODELS = {
     "ignn": "jaxrestore.models.ignn",
     "magn": "jaxrestore.models.magn",
@@ -70,6 +71,9 @@ def module_kwargs(module_class, model_config) -> dict:
     if unknown:
         raise ConfigError(f"unknown {module_class.__name__} config fields: {', '.join(unknown)}"
                           f" (known: {', '.join(sorted(fields))})")
+    if kwargs.get("dtype", "float32") not in DTYPES:
+        raise ConfigError(f"model.dtype must be one of {', '.join(DTYPES)}, not "
+                          f"{kwargs['dtype']!r}")
     return kwargs
 
 

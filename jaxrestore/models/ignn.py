@@ -124,8 +124,9 @@ class GCNBlock(nn.Module):
         # Softmax over the k neighbours (B,H,W,k,1), then neighbour-major for the loop.
         scores = lambda name: jax.nn.softmax(  # noqa: E731
             WeightNet(self.res_scale, name=name)(edges), -2)
-        weight_lr = jnp.moveaxis(scores("weightnet_lr"), -2, 0)                 # (k,B,H,W,1)
-        weight_hr = jnp.moveaxis(repeat_pixels(scores("weightnet_hr"), s), -2, 0)
+        # (float32 softmax; the weighted sums in the features' dtype)
+        weight_lr = jnp.moveaxis(scores("weightnet_lr"), -2, 0).astype(y.dtype)  # (k,B,H,W,1)
+        weight_hr = jnp.moveaxis(repeat_pixels(scores("weightnet_hr"), s), -2, 0).astype(y.dtype)
 
         down = tuple(tuple(ConvWeights(c, size, c, name=f"knn_down{n}")())
                      for n, size in enumerate((5, 3, 3)))
@@ -145,8 +146,12 @@ class IGNN(nn.Module):
       pixel_range: value of white at input and output (255, as the original).
       conv_algorithm: how the convolutions run, see `jaxrestore.ops.conv.conv2d`: 'direct',
         'winograd' or 'auto' (Winograd on CPU for ≥ 64 channels; only float32 rounding differs).
+      dtype: computation dtype of the trunk, the GCN block's aggregates and convolutions and the
+        fusions, 'float32' or 'bfloat16'. Parameters stay float32, and these stay float32: the
+        son image, the VGG embedding, kNN distances and ranking, edge features and weight nets,
+        the softmax over neighbours, AdaIN statistics, the final output.
     Call: lr (B,h,w,3) in [0, pixel_range], optional son (B,h//gs,w//gs,3) in the same range
-      → (B,h*scale,w*scale,3), not clamped.
+      → (B,h*scale,w*scale,3) float32, not clamped.
     """
     scale: int = 2
     n_resblocks: int = 32
@@ -160,6 +165,7 @@ class IGNN(nn.Module):
     use_graph: bool = True
     pixel_range: float = 255.0
     conv_algorithm: str = "auto"
+    dtype: str = "float32"
 
     @property
     def graph_scale(self) -> int:
@@ -213,6 +219,7 @@ class IGNN(nn.Module):
             idx, edges = self.graph(lr, son)
 
         x = mean_shift(DIV2K_MEAN, value_range=pr, sign=-1.0, name="sub_mean")(lr)
+        x = x.astype(jnp.dtype(self.dtype))
         algorithm = self.conv_algorithm
         x0 = conv(n, name="head", algorithm=algorithm)(x)
         n_pre = self.n_resblocks // 2
@@ -237,7 +244,7 @@ class IGNN(nn.Module):
             x = nn.relu(conv(n, name="fuse_up1", algorithm=algorithm)(x))
         if s != self.graph_scale:
             x = Upsampler(n, s // self.graph_scale, algorithm=algorithm, name="tail_up")(x)
-        x = conv(3, name="tail", algorithm=algorithm)(x)
+        x = conv(3, name="tail", algorithm=algorithm)(x).astype(jnp.float32)
         return mean_shift(DIV2K_MEAN, value_range=pr, sign=1.0, name="add_mean")(x)
 
 

@@ -49,9 +49,11 @@ def _adain_affine(y, y_down, idx, scale, patch, stride):
     """Per-channel AdaIN of every neighbour to its query patch as z ↦ z * gain + shift.
 
     The neighbour (p*s × p*s values per channel) is normalised to the mean and std of the query
-    patch (p × p), variances unbiased + 1e-5. Returns gain, shift (B, m1, m2, k, C).
+    patch (p × p), variances unbiased + 1e-5. Returns float32 gain, shift (B, m1, m2, k, C),
+    computed in float32 whatever the features' dtype.
     """
     c = y.shape[-1]
+    y, y_down = y.astype(jnp.float32), y_down.astype(jnp.float32)  # statistics in float32
     query_mean, query_std = _mean_std(extract_patches(y, patch, stride), (3, 4))
     son = extract_patches(y_down, patch, stride)
     son = son.reshape(son.shape[:5] + (c, scale, scale))        # channel c*s*s + i*s + j
@@ -98,8 +100,8 @@ def cross_scale_aggregate(y: jnp.ndarray, y_down: jnp.ndarray, idx: jnp.ndarray,
 
     def block(bu, bv, rows, cols):  # rows bu*T .. of every neighbour's window, T = s*t
         part = _read_windows(windows, corner + jnp.array([bu, bv]) * hr_stride, (rows, cols))
-        if adain:
-            part = part * gain + shift                                      # b k m1 r m2 c C
+        if adain:  # in float32 (AdaIN's gain can be large), back in the features' dtype
+            part = (part * gain + shift).astype(y.dtype)                    # b k m1 r m2 c C
         if neighbours_in_batch:
             return part.reshape((b * k,) + part.shape[2:])
         return part.transpose(0, 2, 3, 4, 5, 1, 6).reshape(

@@ -8,6 +8,7 @@ input with the kernel transformed once, for one kernel applied to many inputs.
 from collections.abc import Callable
 
 import jax
+import jax.numpy as jnp
 
 from jaxrestore.ops.direct_conv import direct_conv
 from jaxrestore.ops.winograd import (conv3x3, conv3x3_transformed, conv5x5_stride2,
@@ -25,9 +26,10 @@ def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array, stride: int = 1,
     + 1. algorithm: 'direct' (XLA's convolution), 'winograd' (3×3 stride-1 and 5×5 stride-2
     kernels by `jaxrestore.ops.winograd`: ~2× faster at 128²×256 in a network on CPU, float32
     error ~3× the direct one; other kernels stay direct) or 'auto' (Winograd on the CPU backend
-    for ≥ 64 channels in and out; below that it is slower, bench/conv_throughput.py).
+    for ≥ 64 channels in and out; below that it is slower, bench/conv_throughput.py). Inputs
+    other than float32 (bfloat16) always take the direct convolution.
     """
-    method = _method(kernel, stride, algorithm)
+    method = _method(kernel, stride, algorithm, x.dtype)
     kernel = kernel.astype(x.dtype)
     if method == "winograd3x3":
         y = conv3x3(x, kernel)
@@ -39,16 +41,17 @@ def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array, stride: int = 1,
 
 
 def prepared_conv2d(kernel: jax.Array, bias: jax.Array, stride: int = 1,
-                    algorithm: str = "direct") -> Callable[[jax.Array], jax.Array]:
+                    algorithm: str = "direct", dtype=jnp.float32
+                    ) -> Callable[[jax.Array], jax.Array]:
     """`conv2d` with fixed weights, as a function of x whose Winograd kernel is computed once.
 
     For one convolution applied to many inputs, e.g. inside `lax.scan` (IGNN's per-neighbour
     convolutions): the kernel's Winograd transform (4× its size) is computed here, outside the
     loop, not at every step. The returned x (B,H,W,Cin) → (B,H',W',Cout) equals
     `conv2d(x, kernel, bias, stride, algorithm)` up to float32 rounding; meant for forward
-    passes (its derivatives are JAX's, slower than `conv2d`'s).
+    passes (its derivatives are JAX's, slower than `conv2d`'s). dtype: that of the inputs x.
     """
-    method = _method(kernel, stride, algorithm)
+    method = _method(kernel, stride, algorithm, dtype)
     if method == "winograd3x3":
         u = transform_kernel(kernel)
         return lambda x: conv3x3_transformed(x, u) + bias.astype(x.dtype)
@@ -58,10 +61,13 @@ def prepared_conv2d(kernel: jax.Array, bias: jax.Array, stride: int = 1,
     return lambda x: _direct(x, kernel.astype(x.dtype), stride) + bias.astype(x.dtype)
 
 
-def _method(kernel: jax.Array, stride: int, algorithm: str) -> str:
-    """How `conv2d` computes this convolution: 'winograd3x3', 'winograd5x5s2' or 'direct'."""
+def _method(kernel: jax.Array, stride: int, algorithm: str, dtype) -> str:
+    """How `conv2d` computes this convolution of `dtype` inputs: 'winograd3x3', 'winograd5x5s2'
+    or 'direct'. Winograd's transforms amplify rounding, so it is used for float32 only."""
     if algorithm not in CONV_ALGORITHMS:
         raise ValueError(f"unknown convolution algorithm {algorithm!r}; known: {CONV_ALGORITHMS}")
+    if jnp.dtype(dtype) != jnp.float32:
+        return "direct"
     if algorithm == "auto":
         wide = min(kernel.shape[2:]) >= 64
         algorithm = "winograd" if wide and jax.default_backend() == "cpu" else "direct"

@@ -32,17 +32,19 @@ def neighbour_terms(y, y_down, idx, w_lr, w_hr, down_convs, scale, patch, stride
             sum(hr[:, j] * w_hr[j] for j in range(n)))
 
 
-def down_convs(down, scale, algorithm, prepared):
+def down_convs(down, scale, algorithm, prepared, dtype=jnp.float32):
     """The three convolutions of `down` ((kernel, bias) × 3: 5×5 stride s, 3×3, 3×3) as
     functions of x.
 
-    prepared: kernels transformed once (`prepared_conv2d`) for the forward loop; otherwise
+    prepared: kernels transformed once (`prepared_conv2d`, for inputs of `dtype`) for the
+    forward loop; otherwise
     `conv2d` with its fast derivatives, the first one reading the HR aggregates through
     `_stored`.
     """
     strides = (scale, 1, 1)
     if prepared:
-        return tuple(prepared_conv2d(k, b, st, algorithm) for (k, b), st in zip(down, strides))
+        return tuple(prepared_conv2d(k, b, st, algorithm, dtype)
+                     for (k, b), st in zip(down, strides))
     (kernel, bias), rest = down[0], down[1:]
     first = lambda x: conv2d(_stored(x), kernel, bias, scale, algorithm)  # noqa: E731
     return (first,) + tuple(functools.partial(conv2d, kernel=k, bias=b, algorithm=algorithm)
@@ -76,7 +78,7 @@ def neighbour_sums(y, y_down, idx, w_lr, w_hr, down, scale, patch, stride, algor
     flip ReLUs downstream and move gradients that nearly cancel; with the scan's values the
     step reproduces the original's recorded steps, tests/test_ignn_train_reference.py.)
     """
-    convs = down_convs(down, scale, algorithm, prepared=True)
+    convs = down_convs(down, scale, algorithm, prepared=True, dtype=y.dtype)
 
     def step(carry, xs):
         i, wl, wh = xs
