@@ -28,5 +28,18 @@ def ignn_config(scale: int):
     return config
 
 
+def ignn_tiny_config(scale: int):
+    """IGNN-tiny ×scale, a CPU-sized model: 4 residual blocks, 32 features, the paper's graph
+    settings; 24-pixel LR crops (the son patch grid then holds enough patches for k 5), batch 8,
+    1000 steps."""
+    config = ignn_config(scale)
+    config.model.n_resblocks = 4
+    config.model.n_feats = 32
+    config.data.patch_size = 24 * scale
+    config.data.batch_size = 8
+    config.train.steps = 1000
+    return config
+
+
 def get_config():
     return ignn_config(2)
