@@ -8,6 +8,12 @@ import pathlib
 
 import pytest
 
+# The suite compiles many small programs once each: XLA's backend optimisation costs more time
+# than it saves here (the suite's CPU time about halves) and changes values only by float
+# rounding. Set before any test imports jax; subprocesses inherit it.
+os.environ["XLA_FLAGS"] = " ".join(
+    [os.environ.get("XLA_FLAGS", ""), "--xla_backend_optimization_level=0"]).strip()
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 

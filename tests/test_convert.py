@@ -173,26 +173,32 @@ def _cli(*args):
                           capture_output=True, text=True, timeout=300)
 
 
-def test_cli_user_errors_are_one_line(tmp_path):
+def test_cli_user_errors_are_one_line(tmp_path, capsys):
+    """One real process (exit status, no traceback on stderr), the other mistakes through the
+    same main() in this process."""
+    from jaxrestore import convert
     missing = _cli("ignn", tmp_path / "nope.npz", tmp_path / "out")
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1 and "not found" in missing.stderr
+
+    def in_process(*args):
+        code = convert.main(list(map(str, args)))
+        return code, capsys.readouterr().err
+
     corrupt_path = tmp_path / "corrupt.npz"
     corrupt_path.write_bytes(b"not a zip file at all")
-    corrupt = _cli("ignn", corrupt_path, tmp_path / "out")
     sd = torch_state_dict()
     del sd["head.0.bias"]
     bad_path = tmp_path / "bad.npz"
     np.savez(bad_path, **sd)
-    bad = _cli("ignn", bad_path, tmp_path / "out")
-    for result, needle in ((missing, "not found"), (corrupt, "cannot read"),
-                           (bad, "head.0.bias")):
-        assert result.returncode == 2
-        assert "Traceback" not in result.stderr
-        assert len(result.stderr.strip().splitlines()) == 1 and needle in result.stderr
+    for path, needle in ((corrupt_path, "cannot read"), (bad_path, "head.0.bias")):
+        code, err = in_process("ignn", path, tmp_path / "out")
+        assert code == 2 and len(err.strip().splitlines()) == 1 and needle in err, err
     assert not (tmp_path / "out").exists()
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "file").write_text("x")
-    taken = _cli("ignn", bad_path, tmp_path / "taken")
-    assert taken.returncode == 2 and "already exists" in taken.stderr
+    code, err = in_process("ignn", bad_path, tmp_path / "taken")
+    assert code == 2 and "already exists" in err
 
 
 def test_cli_writes_a_loadable_checkpoint(tmp_path):

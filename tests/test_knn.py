@@ -106,7 +106,7 @@ def test_ties_keep_candidate_order():
     query = jnp.zeros((1, 4, 4, 3))
     database = jnp.ones((1, 3, 5, 3))
     _, idx = windowed_knn(query, database, 3, 2, 2)
-    np.testing.assert_array_equal(idx.reshape(16, 3), window_indices((4, 4), (3, 5), 2, 2)[:, :3])
+    np.testing.assert_array_equal(idx.reshape(16, 3), _np_window_table((4, 4), (3, 5), 2, 2)[:, :3])
     _, idx = windowed_knn(query, database, 3, 8, 2)
     np.testing.assert_array_equal(idx.reshape(16, 3), np.tile([0, 1, 2], (16, 1)))
 

@@ -385,7 +385,7 @@ def mean_psnr(restored, clean) -> float:
 
 @pytest.fixture(scope="module")
 def trained_tiny_magn():
-    """A MAGN-tiny-sized model (linear element graph) trained with L1 for 100 steps on 8 noisy
+    """A MAGN-tiny-sized model (linear element graph) trained with L1 for 50 steps on 8 noisy
     24x24 crops per step of three photos (camera, coins, moon). Returns (model, params)."""
     skimage_data = pytest.importorskip("skimage.data")
     rng = np.random.default_rng(0)
@@ -404,7 +404,7 @@ def trained_tiny_magn():
         return optax.apply_updates(params, updates), opt_state
 
     opt_state = optimiser.init(params)
-    for _ in range(100):
+    for _ in range(50):
         batch = train[rng.integers(0, len(train), 8)]
         params, opt_state = step(params, opt_state, noisy_s25(batch, rng), batch)
     return model, jax.block_until_ready(params)

@@ -20,8 +20,15 @@ def test_patch_padding_hand_values(size, patch, stride, expected):
     assert patch_padding(size, size, patch, stride) == (expected, expected)
 
 
+def _np_padding(size, p, s):
+    """The original's rule, restated: pad until (size - p) is a multiple of s (up to p when
+    smaller than the patch), the floor half on top/left."""
+    total = p - size if size < p else (s - (size - p) % s) % s
+    return total // 2, total - total // 2
+
+
 def _np_extract(x, p, s):
-    (t, bo), (l, r) = patch_padding(x.shape[1], x.shape[2], p, s)
+    (t, bo), (l, r) = _np_padding(x.shape[1], p, s), _np_padding(x.shape[2], p, s)
     xp = np.pad(x, ((0, 0), (t, bo), (l, r), (0, 0)))
     m1 = (xp.shape[1] - p) // s + 1
     m2 = (xp.shape[2] - p) // s + 1

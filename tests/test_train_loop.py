@@ -83,6 +83,27 @@ def test_one_task_end_to_end(image_folders, tmp_path, task, capsys):
     assert "model PSNR" in out and "mean" in out
 
 
+def test_denoise_validation_agrees_with_an_independent_scoring(image_folders, tmp_path):
+    """The loop's validation numbers, recomputed outside the loop: the noisy input by the
+    convention (clean + seed-0 standard normal × σ/255), the saved model applied by Restorer,
+    PSNR by scikit-image on outputs rounded to uint8."""
+    from skimage.metrics import peak_signal_noise_ratio
+    from jaxrestore.inference import Restorer
+    result = train_and_evaluate(tiny_config(image_folders, "denoise"), tmp_path)
+    clean = np.asarray(Image.open(image_folders / "val" / "v.png"))
+    noisy = clean / 255.0 + np.random.default_rng(0).standard_normal(clean.shape) * 25 / 255
+
+    def psnr(image):
+        return peak_signal_noise_ratio(clean, np.round(np.clip(image, 0, 1) * 255).astype(
+            np.uint8), data_range=255)
+
+    config, variables, _ = checkpoints.load_for_inference(tmp_path / "checkpoints")
+    restored = Restorer(config, variables, bucket=1).restore([noisy.astype(np.float32)])[0]
+    assert result["baseline_mean"] == pytest.approx(psnr(noisy), abs=0.01)
+    assert result["mean"] == pytest.approx(psnr(restored), abs=0.01)
+    assert abs(result["mean"] - result["baseline_mean"]) > 0.01  # the model changed the input
+
+
 def test_steps_dispatch_without_per_step_host_transfers(image_folders, tmp_path, monkeypatch):
     """No implicit device→host transfer anywhere in the run (the guard raises on one), and the
     step results are fetched once per logging period, not once per step."""

@@ -76,7 +76,8 @@ print(json.dumps(out))
 
 @pytest.fixture(scope="module")
 def two_device_run():
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+    flags = os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2"
+    env = {**os.environ, "XLA_FLAGS": flags,
            "JAX_PLATFORMS": "cpu"}
     result = subprocess.run([sys.executable, "-c", SCRIPT, str(TESTS)], env=env,
                             capture_output=True, text=True, timeout=300)

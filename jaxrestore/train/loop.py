@@ -4,7 +4,9 @@ WORKDIR/checkpoints    orbax steps (state + config JSON + validation PSNR): the 
                        `train.keep_checkpoints` known-good ones, the newest one (not yet known
                        good) and the best by validation PSNR (jaxrestore.checkpoints); a
                        restart resumes from the newest usable one
-WORKDIR/metrics.jsonl  one JSON line per logged step ('train/loss', 'val/psnr', ...)
+WORKDIR/metrics.jsonl  one JSON line per logged step ('train/loss', 'train/seconds_per_step',
+                       'val/psnr', ...; at the end 'memory/peak_host_bytes' and, on GPU/TPU,
+                       'memory/peak_device_bytes')
 WORKDIR/tensorboard    the same scalars as TensorBoard event files
 
 Order of work: the config is checked, the training and validation images are read, and only
@@ -28,6 +30,7 @@ import functools
 import math
 import os
 import pathlib
+import resource
 import time
 
 import jax
@@ -88,6 +91,16 @@ def _make_workdir(workdir: pathlib.Path) -> None:
 def fetch(tree):
     """The loop's one way of bringing step results to the host (tests count its calls)."""
     return jax.device_get(tree)
+
+
+def peak_memory() -> dict:
+    """This process's peak resident host memory and, where the backend reports it (GPU, TPU),
+    the first local device's peak bytes in use."""
+    peaks = {"peak_host_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+    stats = jax.local_devices()[0].memory_stats() or {}
+    if "peak_bytes_in_use" in stats:
+        peaks["peak_device_bytes"] = stats["peak_bytes_in_use"]
+    return peaks
 
 
 def _due(step: int, every: int, last: int) -> bool:
@@ -221,6 +234,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir) -> dict:
         checkpoints.wait_until_finished()
         if scores is None:  # resumed at the last step: nothing left to train
             scores = validator(_local_variables(driver, state))
+        writer.write(train.steps, peak_memory(), prefix="memory")
     if is_main:
         print(validator.table(scores))
     return {**scores, "mean": float(np.mean(list(scores.values()))),
