@@ -27,12 +27,13 @@ OnImage = Callable[[str, protocol.Degraded, "np.ndarray | None", dict], None]
 
 
 class FolderImages(Sequence):
-    """(name, uint8 HxWxC) of every image under `data` (a folder, searched recursively, or one
-    file), read with `channels` channels when indexed (one image in memory at a time); names
-    are file stems."""
+    """(name, uint8 HxWxC) of every image under `data` (a folder, searched recursively, one
+    file, or a list of image paths), read with `channels` channels when indexed (one image in
+    memory at a time); names are file stems. Listing happens here, so a bad folder fails at
+    construction."""
 
     def __init__(self, data, channels: int):
-        self.paths = io.list_images(data)
+        self.paths = list(data) if isinstance(data, list) else io.list_images(data)
         if not self.paths:
             raise InputError(f"no images found in {data}")
         self.channels = channels

@@ -109,6 +109,7 @@ def run_score(args) -> int:
 
     if args.out is not None:
         reports.check_output_folder(args.out, args.overwrite)
+    listed = evaluate.FolderImages(args.data, 3)  # a bad --data fails before the model loads
     restorer = None
     if args.checkpoint is None:
         if not args.baseline_only:
@@ -138,7 +139,7 @@ def run_score(args) -> int:
                              f"--channels {args.channels}")
         if not args.baseline_only:
             restorer = Restorer(config, variables, **_restorer_options(args))
-    images = evaluate.FolderImages(args.data, task.channels)
+    images = evaluate.FolderImages(listed.paths, task.channels)
     tiled = []
 
     def restore(x):
