@@ -11,8 +11,9 @@ and the seconds per training step.
 Options: --runs DIR (default runs/<table>), --data DIR (default ../shared/data), --jobs N
 (trainings and scorings at once; default 2, one per core, each with single-threaded XLA),
 --stage train|score|collect|all. Everything resumes: a training continues from its newest
-checkpoint, a (run, test set) already scored is not scored again, so the command can be
-stopped and rerun across days. Trainings log to RUNS/<run>.log.
+checkpoint, a (run, test set) already scored is not scored again, and `--stage score` scores
+only the runs whose training has finished (partial tables can be collected while others
+train), so the command can be stopped and rerun across days. Trainings log to RUNS/<run>.log.
 """
 import argparse
 import concurrent.futures
@@ -87,9 +88,9 @@ TABLES = {
         test_sets={"Set12": ("Set12", ()), "BSD68": ("BSD68", ())},
         baseline="noisy input",
         train_data="T91,BSD200",
-        common=_common(steps=int(os.environ.get("STEPS", 3000)), lr=1e-3,
+        common=_common(steps=int(os.environ.get("STEPS", 4000)), lr=1e-3,
                        schedule="cosine_restarts", eval_every=500, crop=48, batch=8,
-                       extra=(f"--config.train.restart_period={os.environ.get('STEPS', 3000)}",)),
+                       extra=(f"--config.train.restart_period={os.environ.get('STEPS', 4000)}",)),
         classical=(("BM3D", "experiments/bm3d_baseline.py", ("--sigma", "25")),)),
     # One measured row for every other task (MAGN-tiny, one seed).
     "tasks": Table(
@@ -129,10 +130,23 @@ def train_command(table: Table, method: Method, run: str, runs: pathlib.Path, da
             *table.common, *method.overrides]
 
 
+def total_steps(table: Table) -> int:
+    return int(next(arg for arg in table.common if arg.startswith("--config.train.steps="))
+               .split("=")[1])
+
+
+def finished(table: Table, runs: pathlib.Path, run: str) -> bool:
+    """Whether `run` has saved its last step (a training still under way is not scored)."""
+    return (runs / run / "checkpoints" / str(total_steps(table))).is_dir()
+
+
 def score_commands(table: Table, runs: pathlib.Path, data: str) -> list:
-    """[(results folder, command)] of every scoring of `table` not done yet."""
+    """[(results folder, command)] of every scoring of `table` not done yet, for the runs
+    whose training has finished."""
     todo = []
     for method, run in runs_of(table):
+        if not finished(table, runs, run):
+            continue
         for column, (folder, extra) in table.test_sets.items():
             if column not in TASK_SETS.get(method.key, table.test_sets):
                 continue
@@ -221,29 +235,33 @@ def collect(table: Table, runs: pathlib.Path) -> str:
     lines.append(_row(table.baseline, "-", baseline, "-"))
     for label, _, _ in table.classical:
         lines.append(_row(label, "-", scores(label, "model"), "-"))
-    per_seed = ["", "Per seed: PSNR on each set, last validation PSNR on the held-out photos, "
-                "median seconds per step:", "",
-                "| run | " + " | ".join(columns) + " | validation | s / step |",
-                "|---|" + "---|" * (len(columns) + 2)]
+    per_seed = ["", "Per seed: PSNR on each set, steps trained, last validation PSNR on the "
+                "held-out photos, median seconds per step (a run still training is not scored):",
+                "", "| run | " + " | ".join(columns) + " | steps | validation | s / step |",
+                "|---|" + "---|" * (len(columns) + 3)]
     curves = ["", "Validation PSNR on the held-out photos (step: dB):", ""]
     for method in table.methods:
-        combined, speeds = {c: [] for c in columns}, []
+        combined, speeds, scored = {c: [] for c in columns}, [], 0
         for seed in method.seeds:
             run = f"{method.key}_s{seed}"
             mine = scores(run, "model")
             for c in columns:
                 combined[c] += mine[c]
+            scored += any(mine.values())
             rows = _metrics(runs, run)
+            trained = max((row["step"] for row in rows if "train/loss" in row), default=0)
             speed = seconds_per_step(rows)
             speeds += [speed] if speed else []
             val = [(row["step"], row["val/psnr"]) for row in rows if "val/psnr" in row]
             per_seed.append(f"| {run} | " + " | ".join(
                 f"{v[0][0]:.2f}" if v else "-" for v in mine.values())
+                + f" | {trained} of {total_steps(table)}"
                 + f" | {f'{val[-1][1]:.2f}' if val else '-'} | "
                 + f"{f'{speed:.3f}' if speed else '-'} |")
             if val:
                 curves.append(f"- {run}: " + ", ".join(f"{st}: {p:.2f}" for st, p in val))
-        lines.append(_row(method.label, str(len(method.seeds)), combined,
+        seeds = str(scored) + ("" if scored == len(method.seeds) else f" of {len(method.seeds)}")
+        lines.append(_row(method.label, seeds, combined,
                           f"{statistics.median(speeds):.3f}" if speeds else "-"))
     return "\n".join(lines + per_seed + curves) + "\n"
 

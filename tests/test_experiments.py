@@ -1,6 +1,7 @@
 """experiments/ and pretrained/: the BM3D baseline script scores the protocol's noisy images, and
 the committed tiny checkpoints load and restore images better than the protocol's baseline
-(denoisers: the noisy input; SR models: bicubic)."""
+(denoisers: the noisy input; SR models: bicubic); experiments/tables.py scores only finished
+runs and collects mean ± std over seeds."""
 import json
 import math
 import pathlib
@@ -68,3 +69,43 @@ def test_pretrained_sr_models_restore_a_photo(name):
     # docs/results.md); the same models freshly initialised give 9.2-9.3 dB
     bicubic = metrics.psnr(example.baseline, example.target, crop_border=2, y_channel=True)
     assert metrics.psnr(restored, example.target, crop_border=2, y_channel=True) > bicubic + 0.5
+
+
+def _tables_module():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("tables", REPO / "experiments" / "tables.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_tables_score_only_finished_runs_and_collect_mean_and_std(tmp_path):
+    """Table A from hand-made run folders: two finished EDSR seeds (scored) and an IGNN seed
+    still training (not scored; its row says so)."""
+    tables = _tables_module()
+    table = tables.TABLES["table_a"]
+    steps = tables.total_steps(table)
+    for run, psnr, trained in (("edsr_tiny_x2_s0", 35.0, steps), ("edsr_tiny_x2_s1", 35.5, steps),
+                               ("ignn_tiny_x2_s0", None, 400)):
+        (tmp_path / run / "checkpoints" / str(trained)).mkdir(parents=True)
+        lines = [{"step": s, "train/loss": 0.1, "train/seconds_per_step": t}
+                 for s, t in ((100, 9.0), (200, 0.5), (300, 0.7), (400, 0.6))]
+        (tmp_path / run / "metrics.jsonl").write_text("\n".join(map(json.dumps, lines)))
+        for column in ("Set5", "Set14", "BSD100") if psnr else ():
+            out = tmp_path / "eval" / run / column
+            out.mkdir(parents=True)
+            (out / "results.json").write_text(json.dumps({"mean": {
+                "baseline": {"psnr": 33.68, "ssim": 0.93},
+                "model": {"psnr": psnr, "ssim": 0.94}}}))
+    todo = tables.score_commands(table, tmp_path, "/data")
+    assert todo == []  # the finished runs are scored already, the running one is not due
+    (tmp_path / "eval" / "edsr_tiny_x2_s1" / "Set5" / "results.json").unlink()
+    assert [str(out.relative_to(tmp_path)) for out, _ in
+            tables.score_commands(table, tmp_path, "/data")] == ["eval/edsr_tiny_x2_s1/Set5"]
+    text = tables.collect(table, tmp_path)
+    # mean ± sample std of 35.0 and 35.5 (Set14, BSD100): 35.25 ± 0.35; Set5 has one seed left
+    edsr = "| EDSR-tiny x2 (use_graph=False) | 2 of 3 | 35.00 | 35.25 ± 0.35 | 35.25 ± 0.35 |"
+    assert edsr in text
+    assert "| IGNN-tiny x2 | 0 of 3 | not run |" in text
+    # steps trained, median seconds per step after the first (compiling) window
+    assert "| ignn_tiny_x2_s0 | - | - | - | 400 of 3000 | - | 0.600 |" in text
