@@ -331,12 +331,13 @@ def test_config_errors_are_clear():
 
 
 def test_pretrained_checkpoint_still_builds_the_pooled_graph_it_was_trained_with():
-    """pretrained/magn_tiny_s25 was trained before `element_graph` existed; its stored config
-    names 'pooled' (pretrained/README.md). Oracle: the output of the code before this field
+    """pretrained/magn_tiny_s25_pooled (the first pretrained MAGN-tiny) was trained before
+    `element_graph` existed; its stored config names 'pooled' (pretrained/README.md). Oracle: the output of the code before this field
     existed (commit d905f6b) on a 48x48 camera crop with seed-0 noise, every 12th pixel; the
     'linear' graph on these weights differs by up to 2e-4 there."""
     skimage_data = pytest.importorskip("skimage.data")
-    config, variables, _ = checkpoints.load_for_inference(REPO / "pretrained" / "magn_tiny_s25")
+    config, variables, _ = checkpoints.load_for_inference(
+        REPO / "pretrained" / "magn_tiny_s25_pooled")
     assert config.model.element_graph == "pooled"
     clean = skimage_data.camera()[100:148, 200:248].astype(np.float32) / 255.0
     noisy = (clean + np.random.default_rng(0).normal(0, 25 / 255, clean.shape)).astype(np.float32)
