@@ -8,8 +8,9 @@ input. One JSON line per row:
 Rows: checkpoint, set, psnr_float32, psnr_bfloat16, delta_db (bf16 - f32), max_abs_diff (of the
 restored images, 0..1 scale); and for the full IGNN x2 (32 blocks, 256 features, the
 original's training initialisation, random weights): max and RMS output difference on the LR
-image of the reference case tiny_x2_lr48 (0..255 scale) and the PSNR of the bf16 output
-against the float32 one.
+image of the reference case tiny_x2_lr48 (0..255 scale), and that RMS relative to the RMS of
+the float32 output's variation about its per-channel mean (at this initialisation the output is
+nearly the mean shift's constant).
 """
 import argparse
 import json
@@ -60,9 +61,13 @@ def full_ignn(reference: pathlib.Path) -> dict:
         outputs[dtype] = np.asarray(jax.jit(model.apply)(variables, lr), np.float64)
     diff = outputs["bfloat16"] - outputs["float32"]
     rms = float(np.sqrt(np.mean(diff ** 2)))
+    # At this initialisation the output is nearly the constant of the mean shift; what the
+    # network adds is the output minus its per-channel mean, and the error is relative to it.
+    variation = outputs["float32"] - outputs["float32"].mean(axis=(0, 1, 2))
+    spread = float(np.sqrt(np.mean(variation ** 2)))
     return {"checkpoint": "ignn_x2 (full, random init)", "set": "tiny_x2_lr48 LR (48x48)",
             "max_abs_diff_255": float(np.abs(diff).max()), "rms_diff_255": rms,
-            "psnr_bf16_vs_f32": round(20 * np.log10(255.0 / rms), 2)}
+            "rms_output_variation_255": spread, "relative_rms": rms / spread}
 
 
 def main(argv=None):

@@ -40,10 +40,11 @@ How an image reaches the model:
 
 Compilation bound: the jitted forward is traced once per distinct (batch, height, width). With
 `tile = T` (a multiple of `bucket = b`), heights and widths are multiples of b up to T, whole
-images go in batches of powers of two up to batch_size and tiles in batches of exactly
-tile_batch, so a stream of images of any sizes compiles at most
-(T/b)² × (⌈log2 batch_size⌉ + 2) times; with `tile=None`, once per distinct bucketed
-(batch, size). `Restorer.traces` counts the traces.
+images go in batches of powers of two up to batch_size and tiles in batches of tile_batch (a
+call's last, partial batch of tiles in the smallest power of two that holds it, so no more than
+half of it is padding), so a stream of images of any sizes compiles at most
+(T/b)² × (⌈log2 batch_size⌉ + ⌈log2 tile_batch⌉ + 2) times; with `tile=None`, once per
+distinct bucketed (batch, size). `Restorer.traces` counts the traces.
 """
 import collections
 import math
@@ -271,7 +272,8 @@ class Restorer:
         def dispatch(batch):
             tiles = np.stack([plan.crop_tiles(x[image], [index])[0] for image, index in batch])
             weights = np.stack([plan.weight(index) for _, index in batch]).astype(np.float32)
-            return self._run(tiles, weights, batch=self.tile_batch)
+            size = min(self.tile_batch, _batch_bucket(len(batch)))  # a partial batch: less padding
+            return self._run(tiles, weights, batch=size)
 
         with tqdm(total=len(jobs), desc="tiles", unit="tile", leave=False, disable=not progress,
                   file=sys.stderr) as bar:
@@ -293,7 +295,8 @@ class Restorer:
         if self.tile is None:
             return math.inf
         per_side = -(-self.tile // self.bucket)
-        return per_side**2 * (math.ceil(math.log2(self.batch_size)) + 2)
+        return per_side**2 * (math.ceil(math.log2(self.batch_size))
+                              + math.ceil(math.log2(self.tile_batch)) + 2)
 
     def describe(self) -> str:
         """One line naming the inference protocol (tiled or whole image, ensemble, buckets)."""
