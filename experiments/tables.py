@@ -32,12 +32,14 @@ SINGLE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads
 
 @dataclasses.dataclass(frozen=True)
 class Method:
-    """One row: a packaged config, its overrides, trained once per seed as `<key>_s<seed>`."""
+    """One row: a packaged config, its overrides, trained once per seed as `<key>_s<seed>`;
+    `baseline` names its input baseline where the methods of a table differ in task."""
     label: str
     key: str
     config: str
     overrides: tuple = ()
     seeds: tuple = (0, 1, 2)
+    baseline: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,11 +98,12 @@ TABLES = {
     "tasks": Table(
         title="MAGN-tiny on the other tasks, PSNR / SSIM (JPEG: grey; PSNR-B in the json)",
         methods=(Method("MAGN-tiny colour denoising sigma 25", "magn_tiny_color_s25",
-                        "magn_tiny_denoise_color_s25", seeds=(0,)),
+                        "magn_tiny_denoise_color_s25", seeds=(0,),
+                        baseline="noisy input, colour sigma 25"),
                  Method("MAGN-tiny JPEG q10 (grey)", "magn_tiny_jpeg_q10", "magn_tiny_jpeg_q10",
-                        seeds=(0,)),
+                        seeds=(0,), baseline="JPEG input, q10"),
                  Method("MAGN-tiny demosaicing", "magn_tiny_demosaic", "magn_tiny_demosaic",
-                        seeds=(0,))),
+                        seeds=(0,), baseline="bilinear demosaic")),
         test_sets={"McMaster": ("McMaster", ()), "Classic5": ("Classic5", ())},
         baseline="input baseline",
         train_data="T91,BSD200",
@@ -228,11 +231,16 @@ def collect(table: Table, runs: pathlib.Path) -> str:
              "| method | seeds | " + " | ".join(f"{c} PSNR" for c in columns) + " | "
              + " | ".join(f"{c} SSIM" for c in columns) + " | s / step |",
              "|---|---|" + "---|" * (2 * len(columns) + 1)]
-    baseline = {c: [] for c in columns}
-    for _, run in runs_of(table):
+    # the input baseline of each method (its task's: the same for all in tables A and B)
+    baselines = {}
+    for method, run in runs_of(table):
+        found = baselines.setdefault(method.baseline or method.label, {c: [] for c in columns})
         for c, value in scores(run, "baseline").items():
-            baseline[c] = baseline[c] or value
-    lines.append(_row(table.baseline, "-", baseline, "-"))
+            found[c] = found[c] or value
+    if len({str(b) for b in baselines.values() if any(b.values())}) <= 1:
+        lines.append(_row(table.baseline, "-", next(iter(baselines.values())), "-"))
+    else:
+        lines += [_row(label, "-", b, "-") for label, b in baselines.items()]
     for label, _, _ in table.classical:
         lines.append(_row(label, "-", scores(label, "model"), "-"))
     per_seed = ["", "Per seed: PSNR on each set, steps trained, last validation PSNR on the "

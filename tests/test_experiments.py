@@ -109,3 +109,21 @@ def test_tables_score_only_finished_runs_and_collect_mean_and_std(tmp_path):
     assert "| IGNN-tiny x2 | 0 of 3 | not run |" in text
     # steps trained, median seconds per step after the first (compiling) window
     assert "| ignn_tiny_x2_s0 | - | - | - | 400 of 3000 | - | 0.600 |" in text
+
+
+def test_tasks_table_gives_each_task_its_own_baseline_row(tmp_path):
+    """Methods of different tasks: each baseline row is the one of its task (demosaicing's
+    bilinear baseline is not the colour denoiser's noisy input)."""
+    tables = _tables_module()
+    table = tables.TABLES["tasks"]
+    for run, column, baseline, model in (
+            ("magn_tiny_color_s25_s0", "McMaster", 20.88, 29.92),
+            ("magn_tiny_demosaic_s0", "McMaster", 32.32, 31.84)):
+        out = tmp_path / "eval" / run / column
+        out.mkdir(parents=True)
+        (out / "results.json").write_text(json.dumps({"mean": {
+            "baseline": {"psnr": baseline, "ssim": 0.5}, "model": {"psnr": model, "ssim": 0.6}}}))
+    text = tables.collect(table, tmp_path)
+    assert "| noisy input, colour sigma 25 | - | 20.88 |" in text
+    assert "| bilinear demosaic | - | 32.32 |" in text
+    assert "| MAGN-tiny demosaicing | 1 | 31.84 |" in text
