@@ -104,9 +104,9 @@ _capture = jax.jit(run_capturing, static_argnums=0)
 
 @pytest.mark.parametrize("conv_algorithm", ["direct", "winograd"])
 def test_reference_parity(reference_case, conv_algorithm):
-    """Both convolution algorithms with the reference son; with the son the model computes
-    itself (float32 bicubic, within 5e-5 of the reference son) for the CPU default, Winograd
-    (the direct algorithm's own son path is what the train_* reference cases run)."""
+    """Both convolution algorithms with the reference son; and, with the direct algorithm
+    (the cheaper one to compile), with the son the model computes itself (float32 bicubic,
+    within 5e-5 of the reference son)."""
     model, variables = load_case(reference_case, "npz")
     model = model.clone(conv_algorithm=conv_algorithm)
     lr = jnp.asarray(nhwc(reference_case / "lr.npy"))
@@ -118,7 +118,7 @@ def test_reference_parity(reference_case, conv_algorithm):
     np.testing.assert_array_equal(np.asarray(idx).reshape(want_idx.shape), want_idx)
     np.testing.assert_allclose(gcn_hr, nhwc(reference_case / "eval_gcn_hr.npy"), rtol=0, atol=1e-2)
     np.testing.assert_allclose(out, want_out, rtol=0, atol=1e-4)
-    if conv_algorithm == "winograd":
+    if conv_algorithm == "direct":
         out_self = jax.jit(model.apply)(variables, lr)
         np.testing.assert_allclose(out_self, want_out, rtol=0, atol=1e-4)
 
