@@ -8,8 +8,8 @@ path before device batching) against `Restorer`'s device-batched tiles. One JSON
 Fields: model, size (input side), path ('per_tile' | 'batched'), tile, overlap, tile_batch,
 tiles, seconds (median of the warm repeats; the first, compiling, run is not counted),
 first_run_seconds (that first run, compilation included), max_abs_diff (batched vs per-tile
-output, the same blending plan, so float rounding only). Weights are the configs' random initialisation: speed does not
-depend on them.
+output, the same blending plan, so float rounding only). Weights are the configs' random
+initialisation: speed does not depend on them.
 """
 import argparse
 import json

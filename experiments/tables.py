@@ -237,8 +237,10 @@ def collect(table: Table, runs: pathlib.Path) -> str:
         found = baselines.setdefault(method.baseline or method.label, {c: [] for c in columns})
         for c, value in scores(run, "baseline").items():
             found[c] = found[c] or value
-    if len({str(b) for b in baselines.values() if any(b.values())}) <= 1:
-        lines.append(_row(table.baseline, "-", next(iter(baselines.values())), "-"))
+    scored_baselines = ([b for b in baselines.values() if any(b.values())]
+                        or [{c: [] for c in columns}])
+    if len({str(b) for b in scored_baselines}) == 1:  # one task: one row, whichever run has it
+        lines.append(_row(table.baseline, "-", scored_baselines[0], "-"))
     else:
         lines += [_row(label, "-", b, "-") for label, b in baselines.items()]
     for label, _, _ in table.classical:

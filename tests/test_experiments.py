@@ -127,3 +127,15 @@ def test_tasks_table_gives_each_task_its_own_baseline_row(tmp_path):
     assert "| noisy input, colour sigma 25 | - | 20.88 |" in text
     assert "| bilinear demosaic | - | 32.32 |" in text
     assert "| MAGN-tiny demosaicing | 1 | 31.84 |" in text
+
+
+def test_the_baseline_row_comes_from_whichever_method_is_scored(tmp_path):
+    """Table A with only IGNN-tiny scored (the first method, EDSR-tiny, not yet): the bicubic
+    row still shows the scored run's baseline."""
+    tables = _tables_module()
+    out = tmp_path / "eval" / "ignn_tiny_x2_s0" / "Set5"
+    out.mkdir(parents=True)
+    (out / "results.json").write_text(json.dumps({"mean": {
+        "baseline": {"psnr": 33.68, "ssim": 0.9305}, "model": {"psnr": 33.72, "ssim": 0.93}}}))
+    text = tables.collect(tables.TABLES["table_a"], tmp_path)
+    assert "| bicubic | - | 33.68 | not run | not run | 0.9305 |" in text
