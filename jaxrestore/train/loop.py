@@ -31,6 +31,7 @@ import math
 import os
 import pathlib
 import resource
+import tempfile
 import time
 
 import jax
@@ -81,9 +82,9 @@ def check_workdir(workdir) -> pathlib.Path:
 def _make_workdir(workdir: pathlib.Path) -> None:
     try:
         workdir.mkdir(parents=True, exist_ok=True)
-        probe = workdir / ".jaxrestore_write_test"
-        probe.write_bytes(b"")
-        probe.unlink()
+        # a uniquely named probe: the processes of a multi-host run share the directory
+        with tempfile.TemporaryFile(dir=workdir):
+            pass
     except OSError as error:
         raise UserError(f"cannot write to work directory {workdir} ({error.strerror})") from None
 
