@@ -1,13 +1,20 @@
 """train.py as a user runs it: true --help, and every mistake as one line on stderr with a
-non-zero exit, found before any model is set up and leaving no work directory behind."""
+non-zero exit, found before any model is set up and leaving no work directory behind.
+
+Two runs are real processes (--help, and one config mistake); the other command lines go through
+the same entry point in this process (absl's flags are reset before each)."""
 import pathlib
 import subprocess
 import sys
+import types
+import warnings
 
 import pytest
+from absl import flags
 from PIL import Image
 
 from jaxrestore import configs
+from jaxrestore.cli import train as train_cli
 from jaxrestore.errors import UserError
 from jaxrestore.train import loop
 
@@ -17,6 +24,27 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 def run_train(*args, cwd=REPO):
     return subprocess.run([sys.executable, str(REPO / "train.py"), *map(str, args)], cwd=cwd,
                           capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def run_train_here(capsys, monkeypatch, no_model_setup):
+    """run_train's result for a command line run by `train_cli.run` in this process (from the
+    repository root, as run_train does)."""
+    monkeypatch.chdir(REPO)
+
+    def run(*args):
+        argv = ["train.py", *map(str, args)]
+        monkeypatch.setattr(sys, "argv", argv)  # ml_collections reads overrides from sys.argv
+        flags.FLAGS.unparse_flags()
+        with pytest.raises(SystemExit) as exit_, warnings.catch_warnings():
+            # ml_collections loads config files with the deprecated `load_module`
+            warnings.filterwarnings("ignore", "the load_module", DeprecationWarning)
+            train_cli.run(argv)
+        out, err = capsys.readouterr()
+        return types.SimpleNamespace(returncode=exit_.value.code, stdout=out, stderr=err)
+
+    yield run
+    flags.FLAGS.unparse_flags()
 
 
 def one_line_error(result) -> str:
@@ -36,28 +64,37 @@ def test_help_names_the_flags_and_exits_0():
         assert text in result.stdout
 
 
+def test_a_config_mistake_is_one_line_from_a_real_process(tmp_path):
+    workdir = tmp_path / "w"
+    line = one_line_error(run_train("--config", "configs/default.py", "--workdir", workdir,
+                                    "--config.task.scale=3"))
+    assert "task.scale=3 but the model upscales x2" in line
+    assert not workdir.exists()
+
+
 @pytest.mark.parametrize("args,expected", [
     (["--config.train.foo=1"], "unknown config field train.foo"),
     (["--config.foo.bar=1"], "unknown config field foo.bar"),
     (["--config.train.steps=abc"], "--config.train.steps=abc"),
     (["--config.task.scale=3"], "task.scale=3 but the model upscales x2"),
 ])
-def test_config_mistakes_are_one_line(tmp_path, args, expected):
+def test_config_mistakes_are_one_line(run_train_here, tmp_path, args, expected):
     workdir = tmp_path / "w"
-    line = one_line_error(run_train("--config", "configs/default.py", "--workdir", workdir,
-                                    *args))
+    line = one_line_error(run_train_here("--config", "configs/default.py", "--workdir", workdir,
+                                         *args))
     assert expected in line
     assert not workdir.exists()
 
 
-def test_missing_config_file_is_one_line(tmp_path):
-    line = one_line_error(run_train("--config", tmp_path / "nope.py", "--workdir", tmp_path))
+def test_missing_config_file_is_one_line(run_train_here, tmp_path):
+    line = one_line_error(run_train_here("--config", tmp_path / "nope.py", "--workdir",
+                                         tmp_path))
     assert f"config file not found: {tmp_path / 'nope.py'}" in line
 
 
-def test_missing_data_folder_is_one_line_without_a_workdir(tmp_path):
+def test_missing_data_folder_is_one_line_without_a_workdir(run_train_here, tmp_path):
     workdir = tmp_path / "w"
-    line = one_line_error(run_train(
+    line = one_line_error(run_train_here(
         "--config", "default", "--workdir", workdir, "--config.data.source=folder",
         f"--config.data.train_path={tmp_path / 'missing'}"))
     assert "image folder not found" in line and not workdir.exists()
