@@ -231,18 +231,14 @@ def collect(table: Table, runs: pathlib.Path) -> str:
              "| method | seeds | " + " | ".join(f"{c} PSNR" for c in columns) + " | "
              + " | ".join(f"{c} SSIM" for c in columns) + " | s / step |",
              "|---|---|" + "---|" * (2 * len(columns) + 1)]
-    # the input baseline of each method (its task's: the same for all in tables A and B)
+    # one input-baseline row per task: a method's own `baseline`, else the table's, each column
+    # from whichever of its runs has been scored
     baselines = {}
     for method, run in runs_of(table):
-        found = baselines.setdefault(method.baseline or method.label, {c: [] for c in columns})
+        found = baselines.setdefault(method.baseline or table.baseline, {c: [] for c in columns})
         for c, value in scores(run, "baseline").items():
             found[c] = found[c] or value
-    scored_baselines = ([b for b in baselines.values() if any(b.values())]
-                        or [{c: [] for c in columns}])
-    if len({str(b) for b in scored_baselines}) == 1:  # one task: one row, whichever run has it
-        lines.append(_row(table.baseline, "-", scored_baselines[0], "-"))
-    else:
-        lines += [_row(label, "-", b, "-") for label, b in baselines.items()]
+    lines += [_row(label, "-", b, "-") for label, b in baselines.items()]
     for label, _, _ in table.classical:
         lines.append(_row(label, "-", scores(label, "model"), "-"))
     per_seed = ["", "Per seed: PSNR on each set, steps trained, last validation PSNR on the "

@@ -76,7 +76,6 @@ def test_a_config_mistake_is_one_line_from_a_real_process(tmp_path):
     (["--config.train.foo=1"], "unknown config field train.foo"),
     (["--config.foo.bar=1"], "unknown config field foo.bar"),
     (["--config.train.steps=abc"], "--config.train.steps=abc"),
-    (["--config.task.scale=3"], "task.scale=3 but the model upscales x2"),
 ])
 def test_config_mistakes_are_one_line(run_train_here, tmp_path, args, expected):
     workdir = tmp_path / "w"
