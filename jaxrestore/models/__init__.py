@@ -16,10 +16,14 @@ import dataclasses
 import importlib
 
 import flax.linen as nn
+import jax
+import jax.numpy as jnp
 
 from jaxrestore.errors import ConfigError
 
-DTYPES = ("float32", "bfloat16")  # computation dtypes; parameters are always float32
+# Computation dtypes. Parameters, and the parts kept at least float32 (statistics, softmaxes,
+# outputs), are float32, or float64 in a float64 model (which needs JAX_ENABLE_X64=1).
+DTYPES = ("float32", "bfloat16", "float64")
 MODELS = {
     "ignn": "jaxrestore.models.ignn",
     "magn": "jaxrestore.models.magn",
@@ -74,7 +78,15 @@ def module_kwargs(module_class, model_config) -> dict:
     if kwargs.get("dtype", "float32") not in DTYPES:
         raise ConfigError(f"model.dtype must be one of {', '.join(DTYPES)}, not "
                           f"{kwargs['dtype']!r}")
+    if kwargs.get("dtype") == "float64" and not jax.config.jax_enable_x64:
+        raise ConfigError("model.dtype=float64 needs 64-bit JAX: set JAX_ENABLE_X64=1")
     return kwargs
+
+
+def wide_dtype(dtype) -> jnp.dtype:
+    """The dtype of a model's parameters and of its parts kept at least float32 (statistics,
+    softmaxes, the output) for computation dtype `dtype`: float32, or float64 for float64."""
+    return jnp.promote_types(dtype, jnp.float32)
 
 
 def model_config(module_class, name: str, **fields):

@@ -14,7 +14,7 @@ BN on, call with `train=True` and `mutable=['batch_stats']` to use batch statist
 import flax.linen as nn
 import jax.numpy as jnp
 
-from jaxrestore.models import Signature, module_kwargs
+from jaxrestore.models import Signature, module_kwargs, wide_dtype
 from jaxrestore.models.layers import kaiming_init
 
 
@@ -24,8 +24,9 @@ class DnCNN(nn.Module):
     Attributes:
       channels: image channels (in == out). features: width. depth: conv layers (≥ 2).
       batch_norm: BN after every middle conv (then convs have no bias).
-      dtype: computation dtype of the convolutions ('float32' or 'bfloat16'); parameters stay
-        float32, and the residual sum (the output) is float32.
+      dtype: computation dtype of the convolutions ('float32', 'bfloat16' or 'float64', which
+        needs JAX_ENABLE_X64=1); parameters and the residual sum (the output) are float32
+        (float64 for float64).
     """
     channels: int = 1
     features: int = 64
@@ -45,15 +46,18 @@ class DnCNN(nn.Module):
             y = self._conv(self.features, bias, f"conv_{i}")(y)
             if self.batch_norm:
                 y = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
-                                 dtype=jnp.dtype(self.dtype), name=f"bn_{i}")(y)
+                                 dtype=jnp.dtype(self.dtype),
+                                 param_dtype=wide_dtype(self.dtype), name=f"bn_{i}")(y)
             y = nn.relu(y)
         residual = self._conv(self.channels, bias, f"conv_{self.depth - 1}")(y)
-        return x + residual.astype(jnp.float32)
+        wide = wide_dtype(self.dtype)
+        return x.astype(wide) + residual.astype(wide)
 
     def _conv(self, features: int, bias: bool, name: str) -> nn.Conv:
         """3×3 conv, zero padding 1, He-normal weights (the PyTorch port's kaiming init)."""
         return nn.Conv(features, (3, 3), padding=((1, 1), (1, 1)), use_bias=bias,
-                       kernel_init=kaiming_init(1.0), dtype=jnp.dtype(self.dtype), name=name)
+                       kernel_init=kaiming_init(1.0), dtype=jnp.dtype(self.dtype),
+                       param_dtype=wide_dtype(self.dtype), name=name)
 
 
 def from_config(model_config) -> DnCNN:

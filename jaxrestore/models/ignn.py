@@ -128,7 +128,7 @@ class GCNBlock(nn.Module):
         weight_lr = jnp.moveaxis(scores("weightnet_lr"), -2, 0).astype(y.dtype)  # (k,B,H,W,1)
         weight_hr = jnp.moveaxis(repeat_pixels(scores("weightnet_hr"), s), -2, 0).astype(y.dtype)
 
-        down = tuple(tuple(ConvWeights(c, size, c, name=f"knn_down{n}")())
+        down = tuple(tuple(ConvWeights(c, size, c, dtype=y.dtype, name=f"knn_down{n}")())
                      for n, size in enumerate((5, 3, 3)))
         return neighbour_sums(y, pixel_unshuffle(y, s), idx, weight_lr, weight_hr, down, s,
                               self.patch_size, self.stride, self.conv_algorithm)
@@ -147,11 +147,12 @@ class IGNN(nn.Module):
       conv_algorithm: how the convolutions run, see `jaxrestore.ops.conv.conv2d`: 'direct',
         'winograd' or 'auto' (Winograd on CPU for ≥ 64 channels; only float32 rounding differs).
       dtype: computation dtype of the trunk, the GCN block's aggregates and convolutions and the
-        fusions, 'float32' or 'bfloat16'. Parameters stay float32, and these stay float32: the
-        son image, the VGG embedding, kNN distances and ranking, edge features and weight nets,
-        the softmax over neighbours, AdaIN statistics, the final output.
+        fusions, 'float32', 'bfloat16' or 'float64' (needs JAX_ENABLE_X64=1). Parameters stay
+        float32, and these stay float32 (all of them float64 in a float64 model): the son image,
+        the VGG embedding, kNN distances and ranking, edge features and weight nets, the softmax
+        over neighbours, AdaIN statistics, the final output.
     Call: lr (B,h,w,3) in [0, pixel_range], optional son (B,h//gs,w//gs,3) in the same range
-      → (B,h*scale,w*scale,3) float32, not clamped.
+      → (B,h*scale,w*scale,3) float32 (float64 for float64), not clamped.
     """
     scale: int = 2
     n_resblocks: int = 32
@@ -212,9 +213,12 @@ class IGNN(nn.Module):
             raise ValueError(f"IGNN takes RGB images (B, h, w, 3), got shape {lr.shape} (repeat a "
                              "grey image into 3 channels first, as jaxrestore.Restorer does)")
         n, s, pr = self.n_feats, self.scale, self.pixel_range
+        wide = models.wide_dtype(self.dtype)
+        lr = lr.astype(wide)
         if self.use_graph:
             if son is None:
                 son = son_image(lr, self.graph_scale, pr)
+            son = son.astype(wide)
             self.check_sizes(lr, son)
             idx, edges = self.graph(lr, son)
 
@@ -244,7 +248,7 @@ class IGNN(nn.Module):
             x = nn.relu(conv(n, name="fuse_up1", algorithm=algorithm)(x))
         if s != self.graph_scale:
             x = Upsampler(n, s // self.graph_scale, algorithm=algorithm, name="tail_up")(x)
-        x = conv(3, name="tail", algorithm=algorithm)(x).astype(jnp.float32)
+        x = conv(3, name="tail", algorithm=algorithm)(x).astype(wide)
         return mean_shift(DIV2K_MEAN, value_range=pr, sign=1.0, name="add_mean")(x)
 
 

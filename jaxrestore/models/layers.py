@@ -6,6 +6,7 @@ a frozen 1×1 "mean shift", and sub-pixel upsamplers in PyTorch's pixel-shuffle 
 
 Trainable weights live in `params`; frozen ones (`FrozenConv`, `mean_shift`) in the collection
 named by their `collection` attribute (default `constants`), which optimisers never see.
+Weights are float32, or float64 where the layer's input is float64 (`wide_dtype`).
 """
 from collections.abc import Callable, Sequence
 
@@ -13,6 +14,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxrestore.models import wide_dtype
 from jaxrestore.ops.conv import conv2d
 from jaxrestore.ops.pixel_shuffle import pixel_shuffle
 
@@ -55,18 +57,20 @@ class PointwiseConv(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        kernel = self.param("kernel", self.kernel_init, (1, 1, x.shape[-1], self.features))
-        bias = self.param("bias", nn.initializers.zeros, (self.features,))
+        dtype = wide_dtype(x.dtype)
+        kernel = self.param("kernel", self.kernel_init, (1, 1, x.shape[-1], self.features), dtype)
+        bias = self.param("bias", nn.initializers.zeros, (self.features,), dtype)
         y = x.reshape(-1, x.shape[-1]) @ kernel[0, 0].astype(x.dtype) + bias.astype(x.dtype)
         return y.reshape(x.shape[:-1] + (self.features,))
 
 
 def conv_variables(module: nn.Module, kernel_size: int, in_features: int, features: int,
-                   init_scale: float) -> tuple[jax.Array, jax.Array]:
-    """Declares `kernel` (k,k,Cin,Cout), initialised as `conv`, and a zero `bias` (Cout,)."""
+                   init_scale: float, dtype) -> tuple[jax.Array, jax.Array]:
+    """Declares `kernel` (k,k,Cin,Cout), initialised as `conv`, and a zero `bias` (Cout,), both
+    of `dtype`."""
     kernel = module.param("kernel", kaiming_init(init_scale),
-                          (kernel_size, kernel_size, in_features, features))
-    bias = module.param("bias", nn.initializers.zeros, (features,))
+                          (kernel_size, kernel_size, in_features, features), dtype)
+    bias = module.param("bias", nn.initializers.zeros, (features,), dtype)
     return kernel, bias
 
 
@@ -81,7 +85,7 @@ class Conv(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         kernel, bias = conv_variables(self, self.kernel_size, x.shape[-1], self.features,
-                                      self.init_scale)
+                                      self.init_scale, wide_dtype(x.dtype))
         return conv2d(x, kernel, bias, self.stride, self.algorithm)
 
 
@@ -89,17 +93,19 @@ class ConvWeights(nn.Module):
     """Declares a trainable conv's kernel (k,k,Cin,Cout) and bias (Cout,), initialised as `conv`.
 
     Returns (kernel, bias) for `conv2d`, for convolutions applied inside JAX loops
-    (`lax.scan`/`lax.map`) where Flax submodules cannot be called.
+    (`lax.scan`/`lax.map`) where Flax submodules cannot be called. dtype: that of the inputs
+    the convolution will see (the weights are `wide_dtype(dtype)`).
     """
     features: int
     kernel_size: int
     in_features: int
     init_scale: float = 0.1
+    dtype: str = "float32"
 
     @nn.compact
     def __call__(self):
         return conv_variables(self, self.kernel_size, self.in_features, self.features,
-                              self.init_scale)
+                              self.init_scale, wide_dtype(self.dtype))
 
 
 class FrozenConv(nn.Module):
@@ -119,10 +125,11 @@ class FrozenConv(nn.Module):
     @nn.compact
     def __call__(self, x):
         shape = (self.kernel_size, self.kernel_size, x.shape[-1], self.features)
-        kernel = self.variable(self.collection, "kernel",
-                               lambda: self.kernel_init(self.make_rng("params"), shape))
-        bias = self.variable(self.collection, "bias",
-                             lambda: self.bias_init(self.make_rng("params"), (self.features,)))
+        dtype = wide_dtype(x.dtype)
+        kernel = self.variable(self.collection, "kernel", lambda: self.kernel_init(
+            self.make_rng("params"), shape).astype(dtype))
+        bias = self.variable(self.collection, "bias", lambda: self.bias_init(
+            self.make_rng("params"), (self.features,)).astype(dtype))
         return conv2d(x, jax.lax.stop_gradient(kernel.value), jax.lax.stop_gradient(bias.value))
 
 

@@ -22,7 +22,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from jaxrestore.errors import ConfigError
-from jaxrestore.models import Signature, module_kwargs
+from jaxrestore.models import Signature, module_kwargs, wide_dtype
 from jaxrestore.models.layers import ResBlock, conv
 from jaxrestore.ops.graph_attention import (block_graph_aggregate, element_graph_attention,
                                             linear_graph_attention, window_candidates)
@@ -58,7 +58,7 @@ class ElementGraph(nn.Module):
     def __call__(self, x):
         b, h, w, c = x.shape
         dense = lambda features, name: nn.Dense(  # noqa: E731
-            features, dtype=jnp.dtype(self.dtype), name=name)
+            features, dtype=jnp.dtype(self.dtype), param_dtype=wide_dtype(self.dtype), name=name)
         if c % self.heads:
             raise ValueError(f"{c} features are not divisible by {self.heads} heads")
         if self.variant not in ELEMENT_GRAPHS:
@@ -111,7 +111,8 @@ class BlockGraph(nn.Module):
         nodes = emb.reshape(b, m1 * m2, p * p * self.embed)            # (B, M, E)
         d = max(1, nodes.shape[-1] // 4)                                 # DAGL's fc width E/4
         dense = lambda name: nn.Dense(  # noqa: E731
-            self.heads * d, dtype=jnp.dtype(self.dtype), name=name)
+            self.heads * d, dtype=jnp.dtype(self.dtype), param_dtype=wide_dtype(self.dtype),
+            name=name)
         q = dense("query")(nodes).reshape(b, m1 * m2, self.heads, d)
         k = dense("key")(nodes).reshape(b, m1 * m2, self.heads, d)
         # Value patches, each head owning C/heads channels: (B, M, heads, p*p*C/heads).
@@ -183,9 +184,11 @@ class MAGN(nn.Module):
         this field existed was trained with 'pooled' and must say so (pretrained/README.md).
       heads, element_pool, patch, stride, window, top_k, embed, fusion, chunk: see
       `MultiLevelGraphBlock`, `ElementGraph`, `BlockGraph`.
-      dtype: computation dtype, 'float32' or 'bfloat16' (parameters stay float32; attention
-        scores, softmaxes, image-wide means and the output are float32).
-    x (B, H, W, in_channels) in [0, 1], any H, W → (B, H, W, out_channels) float32.
+      dtype: computation dtype, 'float32', 'bfloat16' or 'float64' (needs JAX_ENABLE_X64=1);
+        parameters stay float32, attention scores, softmaxes, image-wide means and the output
+        are float32 (all of them float64 in a float64 model).
+    x (B, H, W, in_channels) in [0, 1], any H, W → (B, H, W, out_channels) float32 (float64
+    for float64).
     """
     in_channels: int = 1
     out_channels: int = 1
@@ -226,7 +229,8 @@ class MAGN(nn.Module):
         for i in range(self.n_resblocks - self.n_resblocks // 2):
             res = ResBlock(self.n_feats, name=f"post_{i}")(res)
         res = conv(self.n_feats, 3, name="body_end")(res)
-        return x + conv(self.out_channels, 3, name="tail")(res).astype(jnp.float32)
+        wide = wide_dtype(self.dtype)
+        return x.astype(wide) + conv(self.out_channels, 3, name="tail")(res).astype(wide)
 
 
 def from_config(model_config) -> MAGN:

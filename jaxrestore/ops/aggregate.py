@@ -49,11 +49,12 @@ def _adain_affine(y, y_down, idx, scale, patch, stride):
     """Per-channel AdaIN of every neighbour to its query patch as z ↦ z * gain + shift.
 
     The neighbour (p*s × p*s values per channel) is normalised to the mean and std of the query
-    patch (p × p), variances unbiased + 1e-5. Returns float32 gain, shift (B, m1, m2, k, C),
-    computed in float32 whatever the features' dtype.
+    patch (p × p), variances unbiased + 1e-5. Returns gain, shift (B, m1, m2, k, C), computed
+    in float32 whatever the features' dtype (float64 features: in float64).
     """
     c = y.shape[-1]
-    y, y_down = y.astype(jnp.float32), y_down.astype(jnp.float32)  # statistics in float32
+    wide = jnp.promote_types(y.dtype, jnp.float32)                  # statistics ≥ float32
+    y, y_down = y.astype(wide), y_down.astype(wide)
     query_mean, query_std = _mean_std(extract_patches(y, patch, stride), (3, 4))
     son = extract_patches(y_down, patch, stride)
     son = son.reshape(son.shape[:5] + (c, scale, scale))        # channel c*s*s + i*s + j

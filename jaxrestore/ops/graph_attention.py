@@ -7,7 +7,8 @@ number of nodes, also under `grad`:
   node, A = D⁻¹ φ(Q) φ(K)ᵀ with φ = elu + 1, evaluated as φ(Q) (φ(K)ᵀ V) in time linear in
   the number of nodes (MAGN's element graph, default variant: nodes are feature positions).
 Scores, rankings, softmaxes and image-wide means are computed in float32 whatever the dtype of
-the inputs (bfloat16 models); the results come back in the values' dtype.
+the inputs (bfloat16 models; float64 inputs: in float64); the results come back in the values'
+dtype.
 
 - `element_graph_attention`: softmax multi-head attention of every query node over every key
   node, in chunks of queries (MAGN's 'pooled' element graph: keys are a pooled grid; time
@@ -63,7 +64,8 @@ def element_graph_attention(q: jax.Array, k: jax.Array, v: jax.Array, *,
     scale = 1.0 / math.sqrt(q.shape[-1])
 
     def attend(q_chunk, k, v):
-        scores = jnp.einsum("bnhd,bmhd->bhnm", q_chunk, k, preferred_element_type=jnp.float32)
+        scores = jnp.einsum("bnhd,bmhd->bhnm", q_chunk, k,
+                            preferred_element_type=jnp.promote_types(q.dtype, jnp.float32))
         weights = jax.nn.softmax(scores * scale, axis=-1)
         return jnp.einsum("bhnm,bmhd->bnhd", weights.astype(v.dtype), v)
 
@@ -92,8 +94,8 @@ def linear_graph_attention(q: jax.Array, k: jax.Array, v: jax.Array, *,
     """
     b, n, h, d = q.shape
     m, dv = k.shape[1], v.shape[-1]
-    dtype = v.dtype  # image-wide means are taken in float32 whatever the computation dtype
-    q, k, v = (a.astype(jnp.float32) for a in (q, k, v))
+    dtype = v.dtype  # image-wide means are taken in float32 (or float64) whatever the dtype
+    q, k, v = (a.astype(jnp.promote_types(dtype, jnp.float32)) for a in (q, k, v))
     phi_q = positive_features(q).reshape(b, n, h * d)
     phi_k = positive_features(k).reshape(b, m, h * d)
     key_head = np.repeat(np.eye(h, dtype=np.float32), d, axis=0)          # (H·D, H) one-hot
@@ -145,7 +147,8 @@ def block_graph_aggregate(q: jax.Array, k: jax.Array, v: jax.Array, candidates: 
     def aggregate(q_chunk, cand_chunk, k, v):
         k_cand = _gather_nodes(k, cand_chunk)                         # (B, c, K, H, D)
         scores = jnp.einsum("bnhd,bnkhd->bnhk", q_chunk, k_cand,
-                            preferred_element_type=jnp.float32) * scale
+                            preferred_element_type=jnp.promote_types(q.dtype, jnp.float32)
+                            ) * scale
         best, pos = jax.lax.top_k(scores, top_k)                      # (B, c, H, top_k)
         chosen = jnp.take_along_axis(cand_chunk[:, :, None, :], pos, axis=-1)
         weights = jax.nn.softmax(best, axis=-1).astype(v.dtype)

@@ -78,6 +78,14 @@ def _union_rows(n1: int, s: int, rows_per_step: int) -> int:
     return min(n1, s + rows_per_step // 2)
 
 
+def _leading(first, ndim: int) -> tuple:
+    """Start indices (first, 0, ..., 0) of a `ndim`-D dynamic slice, all int32 scalars: lax
+    rejects start indices of mixed integer types, which Python zeros beside an int32 index
+    become under JAX_ENABLE_X64."""
+    zero = jnp.zeros((), jnp.int32)
+    return (jnp.asarray(first, jnp.int32),) + (zero,) * (ndim - 1)
+
+
 def _rows_topk(query, query_sq, database, database_sq, i0, rows, k, starts):
     """k nearest candidates of query rows i0 .. i0+rows-1.
 
@@ -86,8 +94,8 @@ def _rows_topk(query, query_sq, database, database_sq, i0, rows, k, starts):
     """
     m2, e = query.shape[1:]
     n1, n2, _ = database.shape
-    y = lax.dynamic_slice(query, (i0, 0, 0), (rows, m2, e))
-    y_sq = lax.dynamic_slice(query_sq, (i0, 0), (rows, m2))
+    y = lax.dynamic_slice(query, _leading(i0, 3), (rows, m2, e))
+    y_sq = lax.dynamic_slice(query_sq, _leading(i0, 2), (rows, m2))
     if starts is None:
         cross = jnp.einsum("rje,ne->rjn", y, database.reshape(n1 * n2, e))
         dist = (-2 * cross + y_sq[..., None]) + database_sq.reshape(1, 1, n1 * n2)
@@ -95,11 +103,11 @@ def _rows_topk(query, query_sq, database, database_sq, i0, rows, k, starts):
         return -neg, idx.astype(jnp.int32)
 
     row_starts, cols, s = starts
-    r = lax.dynamic_slice(jnp.asarray(row_starts, jnp.int32), (i0,), (rows,))
+    r = lax.dynamic_slice(jnp.asarray(row_starts, jnp.int32), _leading(i0, 1), (rows,))
     union = _union_rows(n1, s, rows)
     u0 = jnp.minimum(r[0], n1 - union)
-    slab = lax.dynamic_slice(database, (u0, 0, 0), (union, n2, e))
-    slab_sq = lax.dynamic_slice(database_sq, (u0, 0), (union, n2))
+    slab = lax.dynamic_slice(database, _leading(u0, 3), (union, n2, e))
+    slab_sq = lax.dynamic_slice(database_sq, _leading(u0, 2), (union, n2))
     row_idx = (r - u0)[:, None, None, None] + jnp.arange(s)[None, None, None, :]
     # Candidate (c, a) of query (ρ, j): son row r[ρ] + a, son column cols[j] + c. Query columns
     # go in static blocks of 2s, each compared with the son columns its windows span (≤ 2s + 1).
@@ -153,8 +161,8 @@ def _knn_single(query, database, k, starts, rows):
         # The last step is shifted back to end at row m1; rows it repeats get the same values.
         i0 = jnp.minimum(step * rows, m1 - rows)
         dist, idx = search(i0)
-        return (lax.dynamic_update_slice(out[0], dist, (i0, 0, 0)),
-                lax.dynamic_update_slice(out[1], idx, (i0, 0, 0)))
+        return (lax.dynamic_update_slice(out[0], dist, _leading(i0, 3)),
+                lax.dynamic_update_slice(out[1], idx, _leading(i0, 3)))
 
     init = (jnp.zeros((m1, m2, k), query.dtype), jnp.zeros((m1, m2, k), jnp.int32))
     return lax.fori_loop(0, steps, body, init)
