@@ -9,6 +9,8 @@ Contract shared by training, evaluation and the converters:
 - A model is called as `module.apply(variables, x)` with `x` of shape (B, h, w, C) in
   [0, pixel_range]. Trainable weights live in the `params` collection; frozen ones (IGNN's mean
   shift and VGG embedding) in other collections that the optimiser never sees.
+- A model with batch statistics (the `batch_stats` collection: DnCNN with BN) also takes
+  `train` and `batch_axis` keywords; training calls it through `apply_for_training`.
 - `signature(model_config)` says what a model takes and gives (channels, scale, tasks) without
   building it, so configs can be checked before any model setup.
 """
@@ -103,9 +105,27 @@ def model_config(module_class, name: str, **fields):
     return ml_collections.ConfigDict({"name": name, **defaults, **fields})
 
 
+BATCH_STATS = "batch_stats"
+
+
 def apply_unit_range(module: nn.Module, variables, x, pixel_range: float):
     """Runs `module` on images in [0, 1] and returns its output in [0, 1] (not clamped).
 
-    x: (B, h, w, C) in [0, 1].
+    x: (B, h, w, C) in [0, 1]. Batch statistics, if any, are the running ones (inference).
     """
     return module.apply(variables, x * pixel_range) / pixel_range
+
+
+def apply_for_training(module: nn.Module, variables, x, pixel_range: float,
+                       batch_axis: str | None = None):
+    """`apply_unit_range` in training mode: returns (output in [0, 1], updated collections).
+
+    A model with batch statistics normalises by those of the batch x (B, h, w, C), averaged
+    over the mapped axis `batch_axis` (None: this call's batch only), and the updates hold its
+    new running statistics ({'batch_stats': ...}); other models give {} updates.
+    """
+    if BATCH_STATS not in variables:
+        return apply_unit_range(module, variables, x, pixel_range), {}
+    out, updates = module.apply(variables, x * pixel_range, train=True, batch_axis=batch_axis,
+                                mutable=[BATCH_STATS])
+    return out / pixel_range, updates

@@ -7,9 +7,9 @@ convolutions (the common PyTorch port's layout), which has 556,032 trainable par
 2 × 576 (first and last conv) + 15 × (36,864 conv + 128 BN scale/offset). BN running statistics
 live in `batch_stats`, not `params`.
 
-Our baseline configs drop BN (`batch_norm=False`, convs get biases instead) so that the model is
-a pure function of `params` like every other model here and trains with the shared trainer; with
-BN on, call with `train=True` and `mutable=['batch_stats']` to use batch statistics.
+Our baseline configs drop BN (`batch_norm=False`, convs get biases instead). With BN on, the
+shared trainer calls the model with `train=True` (batch statistics of the global batch, running
+statistics updated: `jaxrestore.models.apply_for_training`); inference uses the running ones.
 """
 import flax.linen as nn
 import jax.numpy as jnp
@@ -35,7 +35,10 @@ class DnCNN(nn.Module):
     dtype: str = "float32"
 
     @nn.compact
-    def __call__(self, x, train: bool = False):
+    def __call__(self, x, train: bool = False, batch_axis: str | None = None):
+        """train: BN normalises by the batch's statistics (averaged over the mapped axis
+        `batch_axis`, None: this call's batch) and updates the running ones (call with
+        mutable=['batch_stats']); else by the running statistics."""
         if x.ndim != 4 or x.shape[-1] != self.channels:
             raise ValueError(f"DnCNN expects (B, H, W, {self.channels}) input, got {x.shape}")
         if self.depth < 2:
@@ -46,7 +49,7 @@ class DnCNN(nn.Module):
             y = self._conv(self.features, bias, f"conv_{i}")(y)
             if self.batch_norm:
                 y = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
-                                 dtype=jnp.dtype(self.dtype),
+                                 axis_name=batch_axis, dtype=jnp.dtype(self.dtype),
                                  param_dtype=wide_dtype(self.dtype), name=f"bn_{i}")(y)
             y = nn.relu(y)
         residual = self._conv(self.channels, bias, f"conv_{self.depth - 1}")(y)

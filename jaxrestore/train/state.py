@@ -15,7 +15,8 @@ class TrainState(flax.struct.PyTreeNode):
 
     step: int32 scalar, number of optimiser updates applied.
     params: the `params` collection (the only thing the optimiser sees).
-    frozen: every other variable collection (e.g. IGNN's constants), never updated.
+    frozen: every other variable collection, never seen by the optimiser: constants (IGNN's)
+      are never updated, running batch statistics (`batch_stats`, BN) are updated by the step.
     opt_state: the optax state of `params`.
     rng: uint32 (2,) PRNG key of the run; the current models are deterministic, so the step
       does not draw from it, but it is saved and restored with the rest for stochastic ones.

@@ -6,7 +6,7 @@ import optax
 from jax import lax
 
 from jaxrestore.checkpoints import merge_variables
-from jaxrestore.models import apply_unit_range
+from jaxrestore.models import apply_for_training
 
 AXIS = "data"
 
@@ -23,6 +23,9 @@ def make_train_step(module, pixel_range: float, loss_fn: Callable,
     check_vma=True a replicated (unvarying) input would otherwise get gradients already summed
     over devices, under pmap (and check_vma=False) it would not; with the cast every setting
     sees per-replica gradients and the pmean is the mean over the global batch.
+    A model with batch statistics (BN) runs in training mode: it normalises by the statistics
+    of the global batch (averaged over 'data') and the step stores its new running statistics
+    in `state.frozen`.
     metrics (device scalars): 'loss' (global batch mean) and 'grad_norm' (of the averaged
     gradient).
     """
@@ -30,16 +33,18 @@ def make_train_step(module, pixel_range: float, loss_fn: Callable,
     def train_step(state, batch):
         def loss_of(params):
             variables = merge_variables(params, state.frozen)
-            prediction = apply_unit_range(module, variables, batch["input"], pixel_range)
-            return loss_fn(prediction, batch["target"])
+            prediction, collections = apply_for_training(module, variables, batch["input"],
+                                                         pixel_range, batch_axis=AXIS)
+            return loss_fn(prediction, batch["target"]), collections
 
         params = lax.pcast(state.params, AXIS, to="varying")
-        loss, grads = jax.value_and_grad(loss_of)(params)
+        (loss, collections), grads = jax.value_and_grad(loss_of, has_aux=True)(params)
         grads = lax.pmean(grads, AXIS)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         new_state = state.replace(
             step=state.step + 1,
             params=optax.apply_updates(state.params, updates),
+            frozen={**state.frozen, **collections},
             opt_state=opt_state,
         )
         return new_state, {"loss": lax.pmean(loss, AXIS), "grad_norm": optax.tree.norm(grads)}
