@@ -76,9 +76,11 @@ def build(name: str, sizes):
         config.model.element_graph = element_graph
     m = config.model
     if graph == "element_graph":
-        module = ElementGraph(m.heads, m.element_graph, m.element_pool, m.chunk)
+        module = ElementGraph(heads=m.heads, variant=m.element_graph, pool=m.element_pool,
+                              chunk=m.chunk)
     elif graph == "block_graph":
-        module = BlockGraph(m.heads, m.patch, m.stride, m.window, m.top_k, m.embed, m.chunk)
+        module = BlockGraph(heads=m.heads, patch=m.patch, stride=m.stride, window=m.window,
+                            top_k=m.top_k, embed=m.embed, chunk=m.chunk)
     else:
         module = build_model(m)
     channels = m.n_feats if graph else config.task.channels

@@ -330,23 +330,43 @@ def test_config_errors_are_clear():
         model.init(jax.random.key(0), x)
 
 
-def test_pretrained_checkpoint_still_builds_the_pooled_graph_it_was_trained_with():
-    """pretrained/magn_tiny_s25_pooled (the first pretrained MAGN-tiny) was trained before
-    `element_graph` existed; its stored config names 'pooled' (pretrained/README.md). Oracle: the output of the code before this field
-    existed (commit d905f6b) on a 48x48 camera crop with seed-0 noise, every 12th pixel; the
-    'linear' graph on these weights differs by up to 2e-4 there."""
+# Outputs of the committed MAGN-tiny checkpoints on a 48x48 camera crop with seed-0 noise, every
+# 12th pixel, computed by the code of commit d905f6b (pooled: before `element_graph` existed) and
+# 66774c6 (linear: before the graph settings were passed by keyword).
+PRETRAINED_OUTPUTS = {
+    "magn_tiny_s25": ("linear", [[0.286184, 0.146158, 0.273818, 0.097526],
+                                 [0.070494, 0.120796, 0.176574, 0.141527],
+                                 [0.049460, 0.073297, 0.184435, 0.138962],
+                                 [0.088550, 0.341645, 0.528452, 0.650912]]),
+    "magn_tiny_s25_pooled": ("pooled", [[0.271875, 0.110446, 0.290851, 0.087028],
+                                        [0.073832, 0.121149, 0.168206, 0.143628],
+                                        [0.042160, 0.064726, 0.186321, 0.140072],
+                                        [0.070024, 0.361734, 0.530603, 0.646846]]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PRETRAINED_OUTPUTS))
+def test_pretrained_checkpoints_give_their_stored_outputs(name):
+    """The committed checkpoints load into today's MAGN and compute what they computed when
+    stored. magn_tiny_s25_pooled was trained before `element_graph` existed; its stored config
+    names 'pooled' (pretrained/README.md); the 'linear' graph on its weights differs by up to
+    2e-4 here."""
     skimage_data = pytest.importorskip("skimage.data")
-    config, variables, _ = checkpoints.load_for_inference(
-        REPO / "pretrained" / "magn_tiny_s25_pooled")
-    assert config.model.element_graph == "pooled"
+    element_graph, stored = PRETRAINED_OUTPUTS[name]
+    config, variables, _ = checkpoints.load_for_inference(REPO / "pretrained" / name)
+    assert config.model.element_graph == element_graph
     clean = skimage_data.camera()[100:148, 200:248].astype(np.float32) / 255.0
     noisy = (clean + np.random.default_rng(0).normal(0, 25 / 255, clean.shape)).astype(np.float32)
     out = jax.jit(build_model(config.model).apply)(variables, noisy[None, :, :, None])
-    before = [[0.271875, 0.110446, 0.290851, 0.087028],
-              [0.073832, 0.121149, 0.168206, 0.143628],
-              [0.042160, 0.064726, 0.186321, 0.140072],
-              [0.070024, 0.361734, 0.530603, 0.646846]]
-    np.testing.assert_allclose(np.asarray(out)[0, ::12, ::12, 0], before, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(out)[0, ::12, ::12, 0], stored, atol=1e-5)
+
+
+def test_graph_settings_are_keyword_only():
+    """A positional call would bind the graph ints by field order; it is refused."""
+    with pytest.raises(TypeError):
+        BlockGraph(2, 5, 4, 5, 4, 8)
+    with pytest.raises(TypeError):
+        ElementGraph(4, "linear")
 
 
 # ------------------------------------------------------------------------------- gradients

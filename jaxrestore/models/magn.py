@@ -17,6 +17,9 @@ A MultiLevelGraphBlock runs two graphs on the same features and fuses them:
   value patches (graph convolution) and folds them back.
 - `CrossLevelFusion`: 'cross_gate' (each level gates the other) or 'concat' (ablation), then a
   1×1 conv; the block adds its input back.
+
+Every class here takes its settings (the graph ints above all) by keyword only: a positional call,
+which a reordering of fields would silently mis-wire, is a TypeError.
 """
 import flax.linen as nn
 import jax.numpy as jnp
@@ -32,7 +35,7 @@ FUSIONS = ("cross_gate", "concat")
 ELEMENT_GRAPHS = ("linear", "pooled")
 
 
-class ElementGraph(nn.Module):
+class ElementGraph(nn.Module, kw_only=True):
     """Element graph: every feature position receives a message from an image-wide summary.
 
     Attributes:
@@ -78,7 +81,7 @@ class ElementGraph(nn.Module):
         return dense(c, "out")(out.reshape(b, h, w, c))
 
 
-class BlockGraph(nn.Module):
+class BlockGraph(nn.Module, kw_only=True):
     """Element-block graph: patches are nodes, each head aggregates its top_k window neighbours.
 
     Attributes:
@@ -129,7 +132,7 @@ class BlockGraph(nn.Module):
         return conv(c, 1, name="out")(out)
 
 
-class CrossLevelFusion(nn.Module):
+class CrossLevelFusion(nn.Module, kw_only=True):
     """Fuses element-graph (global) and element-block-graph (local) messages into C channels.
 
     'cross_gate': global ⊙ σ(1×1(local)) and local ⊙ σ(1×1(global)), concatenated, 1×1 conv.
@@ -150,7 +153,7 @@ class CrossLevelFusion(nn.Module):
         return conv(c, 1, name="merge")(jnp.concatenate([global_msg, local_msg], axis=-1))
 
 
-class MultiLevelGraphBlock(nn.Module):
+class MultiLevelGraphBlock(nn.Module, kw_only=True):
     """x + fusion(element graph(x), element-block graph(x)). (B, H, W, C) → (B, H, W, C)."""
     heads: int = 4
     element_graph: str = "linear"
@@ -166,14 +169,16 @@ class MultiLevelGraphBlock(nn.Module):
 
     @nn.compact
     def __call__(self, x):
-        global_msg = ElementGraph(self.heads, self.element_graph, self.element_pool, self.chunk,
-                                  self.dtype, name="element_graph")(x)
-        local_msg = BlockGraph(self.heads, self.patch, self.stride, self.window, self.top_k,
-                               self.embed, self.chunk, self.dtype, name="block_graph")(x)
-        return x + CrossLevelFusion(self.fusion, name="fusion")(global_msg, local_msg)
+        global_msg = ElementGraph(heads=self.heads, variant=self.element_graph,
+                                  pool=self.element_pool, chunk=self.chunk, dtype=self.dtype,
+                                  name="element_graph")(x)
+        local_msg = BlockGraph(heads=self.heads, patch=self.patch, stride=self.stride,
+                               window=self.window, top_k=self.top_k, embed=self.embed,
+                               chunk=self.chunk, dtype=self.dtype, name="block_graph")(x)
+        return x + CrossLevelFusion(mode=self.fusion, name="fusion")(global_msg, local_msg)
 
 
-class MAGN(nn.Module):
+class MAGN(nn.Module, kw_only=True):
     """MAGN restoration network with a global residual: x + F(x).
 
     Attributes:
@@ -223,9 +228,10 @@ class MAGN(nn.Module):
                 for i in range(self.n_between):
                     res = ResBlock(self.n_feats, name=f"between_{g}_{i}")(res)
             res = MultiLevelGraphBlock(
-                self.heads, self.element_graph, self.element_pool, self.patch, self.stride,
-                self.window, self.top_k, self.embed, self.fusion, self.chunk, self.dtype,
-                name=f"graph_{g}")(res)
+                heads=self.heads, element_graph=self.element_graph,
+                element_pool=self.element_pool, patch=self.patch, stride=self.stride,
+                window=self.window, top_k=self.top_k, embed=self.embed, fusion=self.fusion,
+                chunk=self.chunk, dtype=self.dtype, name=f"graph_{g}")(res)
         for i in range(self.n_resblocks - self.n_resblocks // 2):
             res = ResBlock(self.n_feats, name=f"post_{i}")(res)
         res = conv(self.n_feats, 3, name="body_end")(res)
