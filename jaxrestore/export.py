@@ -19,8 +19,10 @@ Run it with jax alone (no jaxrestore):
         restore = jax.export.deserialize(f.read())
     y = np.asarray(restore.call(x))            # x: float32 (1, 256, 256, 3) in [0, 1]
 
-Lowering for other platforms ('cuda', 'tpu') happens here, on any machine; IGNN's convolutions
-are then exported with XLA's direct algorithm (the Winograd one is chosen for CPUs).
+Lowering for other platforms ('cuda', 'tpu') happens here, on any machine. The convolution
+algorithm is decided for the requested platforms (a model's 'auto': Winograd for wide
+convolutions when the platforms are CPU only, else XLA's direct one) and recorded in the
+manifest as `conv_algorithm`.
 """
 import argparse
 import json
@@ -32,18 +34,11 @@ import jax.numpy as jnp
 from jax import export as jax_export
 
 from jaxrestore.errors import UserError
-from jaxrestore.inference import Restorer, load_checkpoint
+from jaxrestore.inference import Restorer, conv_algorithm, load_checkpoint
 from jaxrestore.models import signature
 
 MANIFEST = "manifest.json"
 PLATFORMS = ("cpu", "cuda", "rocm", "tpu")
-
-
-def _restorer(config, variables, platforms, self_ensemble: bool) -> Restorer:
-    if set(platforms) - {"cpu"} and "conv_algorithm" in config.model:
-        config = config.copy_and_resolve_references()
-        config.model.conv_algorithm = "direct"
-    return Restorer(config, variables, self_ensemble=self_ensemble)
 
 
 def export_restorer(config, variables, sizes, batch: int = 1, platforms=("cpu",),
@@ -54,7 +49,8 @@ def export_restorer(config, variables, sizes, batch: int = 1, platforms=("cpu",)
     if bad or not platforms:
         raise UserError(f"unknown platform(s) {', '.join(bad) or '(none)'}; known: "
                         f"{', '.join(PLATFORMS)}")
-    network = _restorer(config, variables, platforms, self_ensemble).network()
+    network = Restorer(config, variables, self_ensemble=self_ensemble,
+                       platforms=platforms).network()
     forward = jax.jit(lambda x: jnp.clip(network(x), 0.0, 1.0))
     channels = signature(config.model).in_channels
     lower = jax_export.export(forward, platforms=tuple(platforms))
@@ -90,6 +86,7 @@ def write(exported: dict, out_dir, config, platforms, self_ensemble: bool) -> pa
         "input": "float32 (B, H, W, C) in [0, 1]", "input_channels": model.in_channels,
         "output": "float32 (B, H*scale, W*scale, C) in [0, 1], clamped",
         "self_ensemble": self_ensemble, "platforms": list(platforms),
+        "conv_algorithm": conv_algorithm(config.model, platforms),
         "files": {name: str(artifact.in_avals[0].shape) for name, artifact in exported.items()},
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")

@@ -49,6 +49,7 @@ distinct bucketed (batch, size). `Restorer.traces` counts the traces.
 import collections
 import math
 import sys
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -61,6 +62,7 @@ from jaxrestore.data import degradations
 from jaxrestore.errors import CheckpointError, InputError, UserError
 from jaxrestore.models import DTYPES, apply_unit_range, build_model, signature
 from jaxrestore.ops.color import rgb_to_luma
+from jaxrestore.ops.conv import resolve_conv_algorithm
 from jaxrestore.ops.ensemble import self_ensemble
 from jaxrestore.ops.imresize import imresize_np
 from jaxrestore.ops.tiling import pad_to_multiple, plan_tiles
@@ -76,6 +78,13 @@ def load_checkpoint(directory, log=None):
         raise CheckpointError(f"checkpoint {directory} holds an unusable config: "
                               f"{error}") from None
     return config, variables
+
+
+def conv_algorithm(model_config, platforms: Sequence[str] | None = None) -> str:
+    """How the convolutions of the model `model_config` describes run on `platforms` (default:
+    this process's backend): its `conv_algorithm` setting resolved (`resolve_conv_algorithm`),
+    'direct' (XLA's) for models without that setting."""
+    return resolve_conv_algorithm(model_config.get("conv_algorithm", "direct"), platforms)
 
 
 def _unit_image(image) -> np.ndarray:
@@ -111,16 +120,23 @@ class Restorer:
       scale: output size / input size (the SR scale, 1 for other tasks).
       channels: channels of the model's input images.
       traces: how many times the jitted forward has been traced (= compiled).
+      conv_algorithm: how the model's convolutions run (`jaxrestore.ops.conv`), decided here:
+        a model setting 'auto' is resolved for `platforms` (the platforms the restorer's
+        programs will run on; default: this process's backend) and recorded in `config` too.
     """
 
     def __init__(self, config, variables, *, tile: int | None = None, overlap: int = 32,
                  bucket: int = 32, batch_size: int = 8, tile_batch: int = 8,
-                 self_ensemble: bool = False, dtype: str | None = None):
+                 self_ensemble: bool = False, dtype: str | None = None,
+                 platforms: Sequence[str] | None = None):
+        config = config.copy_and_resolve_references()
         if dtype is not None:  # computation dtype of the model ('float32' | 'bfloat16')
             if dtype not in DTYPES:
                 raise InputError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
-            config = config.copy_and_resolve_references()
             config.model.dtype = dtype
+        self.conv_algorithm = conv_algorithm(config.model, platforms)
+        if "conv_algorithm" in config.model:
+            config.model.conv_algorithm = self.conv_algorithm
         task = config.task
         self.config = config
         self.task_name = task.name

@@ -4,12 +4,25 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrestore.ops.conv import conv2d, prepared_conv2d
+from jaxrestore.ops.conv import conv2d, prepared_conv2d, resolve_conv_algorithm
 
 
-def test_auto_algorithm_is_winograd_for_wide_convolutions_on_cpu():
-    """On CPU 'auto' computes ≥ 64-channel 3×3 convolutions exactly as 'winograd', else direct."""
-    assert jax.default_backend() == "cpu"
+def test_auto_is_resolved_for_the_platforms_given():
+    """'auto' is decided by the platforms the caller names, not by the machine it runs on."""
+    assert resolve_conv_algorithm("auto", ("cpu",)) == "winograd_wide"
+    assert resolve_conv_algorithm("auto", ("cpu", "cuda")) == "direct"
+    assert resolve_conv_algorithm("auto", ("tpu",)) == "direct"
+    assert resolve_conv_algorithm("auto") == "winograd_wide"  # this process: CPU
+    assert resolve_conv_algorithm("winograd", ("cuda",)) == "winograd"
+    with pytest.raises(ValueError, match="unknown convolution algorithm"):
+        resolve_conv_algorithm("fft", ("cpu",))
+    with pytest.raises(ValueError, match="must be resolved first"):
+        conv2d(jnp.zeros((1, 4, 4, 2)), jnp.zeros((3, 3, 2, 2)), jnp.zeros(2), algorithm="auto")
+
+
+def test_winograd_wide_is_winograd_for_wide_convolutions():
+    """'winograd_wide' (CPU's 'auto') computes ≥ 64-channel 3×3 convolutions exactly as
+    'winograd', narrower ones as 'direct'."""
     rng = np.random.default_rng(3)
     for channels, same_as in [(64, "winograd"), (32, "direct")]:
         x = jnp.asarray(rng.normal(size=(1, 8, 8, channels)), jnp.float32)
@@ -17,7 +30,7 @@ def test_auto_algorithm_is_winograd_for_wide_convolutions_on_cpu():
         bias = jnp.zeros(channels)
         run = lambda algorithm: jax.jit(conv2d, static_argnames="algorithm")(  # noqa: E731
             x, kernel, bias, algorithm=algorithm)
-        auto = run("auto")
+        auto = run("winograd_wide")
         np.testing.assert_array_equal(auto, run(same_as))
         other = "direct" if same_as == "winograd" else "winograd"
         assert not np.array_equal(auto, run(other))

@@ -88,7 +88,9 @@ def test_fixed_size_artifacts_for_ignn_and_other_platforms(tmp_path, capsys):
                         "--platforms", "cpu,cuda,tpu"]) == 0
     assert "for cpu, cuda, tpu" in capsys.readouterr().out
     name = "restorer_32x40.jaxexport"
-    assert json.loads((out / "manifest.json").read_text())["files"] == {name: "(1, 32, 40, 3)"}
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["files"] == {name: "(1, 32, 40, 3)"}
+    assert manifest["conv_algorithm"] == "direct"  # not CPU-only: XLA's convolutions
     image = np.random.default_rng(1).random((1, 32, 40, 3), np.float32)
     np.save(tmp_path / "in.npy", image)
     output = _round_trip(out, {name: [tmp_path / "in.npy"]})[name][0]

@@ -335,3 +335,19 @@ def test_ignn_module_refuses_grey_input_clearly(ignn):
     config, variables = ignn
     with pytest.raises(ValueError, match="IGNN takes RGB images"):
         build_model(config.model).apply(variables, jnp.zeros((1, 16, 16, 1)))
+
+
+def test_conv_algorithm_is_resolved_once_and_recorded():
+    """A model's 'auto' convolution setting is decided when the Restorer is made, for the
+    platforms it names (this process: CPU), and recorded; the caller's config is not changed."""
+    from jaxrestore.models.ignn import IGNN
+
+    config = ignn_config()
+    assert config.model.conv_algorithm == "auto"
+    for platforms, want in [(None, "winograd_wide"), (("cpu", "cuda"), "direct")]:
+        restorer = Restorer(config, {}, platforms=platforms)
+        assert (restorer.conv_algorithm, restorer.config.model.conv_algorithm,
+                restorer._module.conv_algorithm) == (want, want, want)
+    assert config.model.conv_algorithm == "auto"
+    assert Restorer(dncnn_config(), {}).conv_algorithm == "direct"
+    assert IGNN().conv_algorithm == "winograd_wide"  # a module built directly: at build

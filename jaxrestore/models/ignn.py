@@ -30,6 +30,7 @@ from jaxrestore import models
 from jaxrestore.models.layers import ConvWeights, ResBlock, Upsampler, conv, mean_shift
 from jaxrestore.models.vgg import VGGEmbedding
 from jaxrestore.ops.aggregate import edge_features
+from jaxrestore.ops.conv import resolve_conv_algorithm
 from jaxrestore.ops.imresize import imresize
 from jaxrestore.ops.knn import windowed_knn
 from jaxrestore.ops.neighbour_loop import neighbour_sums
@@ -145,7 +146,10 @@ class IGNN(nn.Module):
       use_graph: False gives the plain EDSR trunk (no graph, fuse_b, fuse_up).
       pixel_range: value of white at input and output (255, as the original).
       conv_algorithm: how the convolutions run, see `jaxrestore.ops.conv.conv2d`: 'direct',
-        'winograd' or 'auto' (Winograd on CPU for ≥ 64 channels; only float32 rounding differs).
+        'winograd', 'winograd_wide' (Winograd for ≥ 64 channels) or 'auto', which is resolved
+        once when the module is built, for this process's default backend ('winograd_wide' on
+        CPU, else 'direct'; `resolve_conv_algorithm`), and kept in this field. Only float32
+        rounding differs between them.
       dtype: computation dtype of the trunk, the GCN block's aggregates and convolutions and the
         fusions, 'float32', 'bfloat16' or 'float64' (needs JAX_ENABLE_X64=1). Parameters stay
         float32, and these stay float32 (all of them float64 in a float64 model): the son image,
@@ -167,6 +171,11 @@ class IGNN(nn.Module):
     pixel_range: float = 255.0
     conv_algorithm: str = "auto"
     dtype: str = "float32"
+
+    def __post_init__(self):
+        # 'auto' becomes a concrete algorithm here, once, not at every trace
+        object.__setattr__(self, "conv_algorithm", resolve_conv_algorithm(self.conv_algorithm))
+        super().__post_init__()
 
     @property
     def graph_scale(self) -> int:

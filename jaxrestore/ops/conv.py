@@ -4,8 +4,12 @@
 (`jaxrestore.ops.direct_conv`) or by Winograd minimal filtering (`jaxrestore.ops.winograd`:
 3×3 stride 1 and 5×5 stride 2); `prepared_conv2d` is the same convolution as a function of the
 input with the kernel transformed once, for one kernel applied to many inputs.
+
+The algorithm is an explicit argument; nothing here looks at the machine. A model setting may
+be 'auto', which `resolve_conv_algorithm` turns into one of `CONV_ALGORITHMS` once, for the
+platforms the program will run on (at model build or Restorer creation, where it is recorded).
 """
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -15,7 +19,26 @@ from jaxrestore.ops.winograd import (conv3x3, conv3x3_transformed, conv5x5_strid
                                      conv5x5_stride2_transformed, stride2_phase_kernels,
                                      transform_kernel)
 
-CONV_ALGORITHMS = ("direct", "winograd", "auto")
+CONV_ALGORITHMS = ("direct", "winograd", "winograd_wide")
+AUTO = "auto"
+WIDE = 64  # 'winograd_wide': Winograd from this many channels in and out
+
+
+def resolve_conv_algorithm(algorithm: str, platforms: Sequence[str] | None = None) -> str:
+    """A model's convolution setting → one of `CONV_ALGORITHMS`, for programs that will run on
+    `platforms` (e.g. ('cpu',), ('cpu', 'cuda'); None: this process's default backend).
+
+    'auto' is 'winograd_wide' when every platform is 'cpu' (Winograd is faster there from 64
+    channels, bench/conv_throughput.py) and 'direct' otherwise; the others are returned as they
+    are. ValueError for an unknown name.
+    """
+    if algorithm == AUTO:
+        platforms = (jax.default_backend(),) if platforms is None else tuple(platforms)
+        return "winograd_wide" if platforms and set(platforms) == {"cpu"} else "direct"
+    if algorithm not in CONV_ALGORITHMS:
+        raise ValueError(f"unknown convolution algorithm {algorithm!r}; known: "
+                         f"{', '.join(CONV_ALGORITHMS + (AUTO,))}")
+    return algorithm
 
 
 def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array, stride: int = 1,
@@ -25,9 +48,9 @@ def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array, stride: int = 1,
     Symmetric zero padding (k - 1) // 2. Returns (B,H',W',Cout), H' = (H + 2 pad - k) // stride
     + 1. algorithm: 'direct' (XLA's convolution), 'winograd' (3×3 stride-1 and 5×5 stride-2
     kernels by `jaxrestore.ops.winograd`: ~2× faster at 128²×256 in a network on CPU, float32
-    error ~3× the direct one; other kernels stay direct) or 'auto' (Winograd on the CPU backend
-    for ≥ 64 channels in and out; below that it is slower, bench/conv_throughput.py). Inputs
-    other than float32 (bfloat16) always take the direct convolution.
+    error ~3× the direct one; other kernels stay direct) or 'winograd_wide' (Winograd for ≥ 64
+    channels in and out, direct below, where Winograd is slower on CPU; 'auto' on CPU, see
+    `resolve_conv_algorithm`). Inputs other than float32 always take the direct convolution.
     """
     method = _method(kernel, stride, algorithm, x.dtype)
     kernel = kernel.astype(x.dtype)
@@ -64,13 +87,15 @@ def prepared_conv2d(kernel: jax.Array, bias: jax.Array, stride: int = 1,
 def _method(kernel: jax.Array, stride: int, algorithm: str, dtype) -> str:
     """How `conv2d` computes this convolution of `dtype` inputs: 'winograd3x3', 'winograd5x5s2'
     or 'direct'. Winograd's transforms amplify rounding, so it is used for float32 only."""
+    if algorithm == AUTO:
+        raise ValueError("convolution algorithm 'auto' must be resolved first, for the platforms "
+                         "the program runs on (resolve_conv_algorithm)")
     if algorithm not in CONV_ALGORITHMS:
         raise ValueError(f"unknown convolution algorithm {algorithm!r}; known: {CONV_ALGORITHMS}")
     if jnp.dtype(dtype) != jnp.float32:
         return "direct"
-    if algorithm == "auto":
-        wide = min(kernel.shape[2:]) >= 64
-        algorithm = "winograd" if wide and jax.default_backend() == "cpu" else "direct"
+    if algorithm == "winograd_wide":
+        algorithm = "winograd" if min(kernel.shape[2:]) >= WIDE else "direct"
     if algorithm == "winograd" and kernel.shape[:2] == (3, 3) and stride == 1:
         return "winograd3x3"
     if algorithm == "winograd" and kernel.shape[:2] == (5, 5) and stride == 2:
