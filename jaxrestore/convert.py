@@ -2,9 +2,9 @@
 
     python -m jaxrestore.convert ignn IGNN_x2.pth OUT_DIR [--config configs/ignn_x2.py]
 
-Reads a state_dict from `.pth` (with `torch.load(weights_only=True)`: no pickled code runs;
-torch is an optional extra) or `.npz` (NumPy arrays keyed by the PyTorch names; no torch
-needed). Accepts a bare state_dict, the released `{'net_state_dict': ...}` wrapper and
+Reads a state_dict from `.pth` (torch's zip or legacy layout, without torch and without running
+pickled code: `jaxrestore.weights.pth`), `.safetensors` or `.npz` (NumPy arrays keyed by the
+PyTorch names). Accepts a bare state_dict, the released `{'net_state_dict': ...}` wrapper and
 `module.` prefixes (DataParallel). The VGG embedding, stored twice by the original
 (`vggnet.*` and `graph.embedcnn.*`), is checked equal and kept once. Every tensor must be used
 and fit its place; otherwise the error names the offending keys.
@@ -20,7 +20,6 @@ import argparse
 import pathlib
 import re
 import sys
-import zipfile
 
 import jax
 import ml_collections
@@ -29,6 +28,7 @@ import numpy as np
 from jaxrestore import configs
 from jaxrestore.errors import UserError
 from jaxrestore.models import ignn
+from jaxrestore.weights.state_dict import load_state_dict
 
 VGG_PREFIXES = ("vggnet.", "graph.embedcnn.")
 TORCH_LEAF = {"kernel": "weight", "bias": "bias"}
@@ -42,47 +42,6 @@ def _short(keys, limit: int = 8) -> str:
     keys = sorted(keys)
     more = f" (+{len(keys) - limit} more)" if len(keys) > limit else ""
     return ", ".join(keys[:limit]) + more
-
-
-def load_state_dict(path) -> dict[str, np.ndarray]:
-    """Reads a PyTorch state_dict from .pth/.pt (needs torch) or .npz → {name: float32 array}.
-
-    Unwraps `{'net_state_dict': ...}` and strips `module.` prefixes.
-    Raises FileNotFoundError, or ConversionError for unreadable or non-state_dict files.
-    """
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    if path.suffix == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                raw = {key: data[key] for key in data.files}
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-            raise ConversionError(f"cannot read {path} as .npz: {e}") from None
-    else:
-        try:
-            import torch
-        except ImportError:
-            raise ConversionError(f"reading {path.name} needs torch (pip install torch), "
-                                  "or pass the state_dict as .npz") from None
-        try:
-            raw = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:  # torch raises many types for corrupt or unsafe files
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise ConversionError(f"cannot read {path} with torch.load(weights_only=True): "
-                                  f"{first}") from None
-    if isinstance(raw, dict) and "net_state_dict" in raw:
-        raw = raw["net_state_dict"]
-    if not isinstance(raw, dict) or not raw:
-        raise ConversionError(f"{path} does not hold a state_dict (a mapping of tensors)")
-    state = {}
-    for key, value in raw.items():
-        name = key[len("module."):] if key.startswith("module.") else key
-        array = value.numpy() if hasattr(value, "numpy") else np.asarray(value)
-        if not np.issubdtype(array.dtype, np.floating):
-            raise ConversionError(f"{path}: {key} is not a float tensor ({array.dtype})")
-        state[name] = array.astype(np.float32)
-    return state
 
 
 def dedupe_embedding(state: dict) -> dict:
@@ -253,7 +212,7 @@ def main(argv=None, prog: str = "python -m jaxrestore.convert") -> int:
         description="Convert an original PyTorch checkpoint (.pth, or .npz of its state_dict) "
                     "into a jaxrestore checkpoint directory.")
     parser.add_argument("model", choices=["ignn"], help="which original network")
-    parser.add_argument("input", help="state_dict file: .pth/.pt (needs torch) or .npz")
+    parser.add_argument("input", help="state_dict file: .pth/.pt, .safetensors or .npz")
     parser.add_argument("output", help="checkpoint directory to write")
     parser.add_argument("--config", help="config file to store (its model section must match "
                                          "the weights; default: inferred from the shapes)")
