@@ -1,6 +1,5 @@
-"""Convert original PyTorch checkpoints to jaxrestore checkpoints.
-
-    python -m jaxrestore.convert ignn IGNN_x2.pth OUT_DIR [--config configs/ignn_x2.py]
+"""Convert original IGNN PyTorch checkpoints to jaxrestore checkpoints (the library side of
+`jaxrestore convert ignn IGNN_x2.pth OUT_DIR [--config configs/ignn_x2.py]`, jaxrestore/cli).
 
 Reads a state_dict from `.pth` (torch's zip or legacy layout, without torch and without running
 pickled code: `jaxrestore.weights.pth`), `.safetensors` or `.npz` (NumPy arrays keyed by the
@@ -11,24 +10,20 @@ and fit its place; otherwise the error names the offending keys.
 
 The model config is inferred from the tensor shapes (n_feats, n_resblocks, scale, graph and
 embedding present); settings that no tensor records (k, window, patch size, stride, res_scale)
-take the paper's values unless `--config` gives a config file, whose shape-determined fields
+take the paper's values unless a config is given, whose shape-determined fields
 must agree with the weights. The output directory is a checkpoint for
 `jaxrestore.checkpoints.load_for_inference`; its config holds the `model` and `task` sections
 (the whole `--config` file when given).
 """
-import argparse
-import pathlib
 import re
-import sys
 
 import jax
 import ml_collections
 import numpy as np
 
-from jaxrestore import configs
 from jaxrestore.errors import UserError
 from jaxrestore.models import ignn
-from jaxrestore.weights.state_dict import load_state_dict
+from jaxrestore.weights.state_dict import load_state_dict  # noqa: F401 (the reader, re-exported)
 
 VGG_PREFIXES = ("vggnet.", "graph.embedcnn.")
 TORCH_LEAF = {"kernel": "weight", "bias": "bias"}
@@ -204,38 +199,3 @@ def _flatten(tree, prefix=()):
             yield from _flatten(value, prefix + (key,))
         else:
             yield prefix + (key,), value
-
-
-def main(argv=None, prog: str = "python -m jaxrestore.convert") -> int:
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description="Convert an original PyTorch checkpoint (.pth, or .npz of its state_dict) "
-                    "into a jaxrestore checkpoint directory.")
-    parser.add_argument("model", choices=["ignn"], help="which original network")
-    parser.add_argument("input", help="state_dict file: .pth/.pt, .safetensors or .npz")
-    parser.add_argument("output", help="checkpoint directory to write")
-    parser.add_argument("--config", help="config file to store (its model section must match "
-                                         "the weights; default: inferred from the shapes)")
-    args = parser.parse_args(argv)
-    output = pathlib.Path(args.output)
-    if output.exists() and (not output.is_dir() or any(output.iterdir())):
-        print(f"{prog}: error: {output} already exists and is not an empty directory",
-              file=sys.stderr)
-        return 2
-    try:
-        config = configs.load(args.config) if args.config else None
-        state = load_state_dict(args.input)
-        config, variables = convert_ignn(state, config)
-    except (UserError, FileNotFoundError) as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        return 2
-    from jaxrestore.checkpoints import save_for_inference
-    save_for_inference(args.output, config, variables)
-    m = config.model
-    print(f"wrote {args.output}: IGNN x{m.scale}, {m.n_resblocks} blocks, {m.n_feats} features, "
-          f"{sum(np.size(v) for _, v in _flatten(variables))} weights")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -24,10 +24,8 @@ algorithm is decided for the requested platforms (a model's 'auto': Winograd for
 convolutions when the platforms are CPU only, else XLA's direct one) and recorded in the
 manifest as `conv_algorithm`.
 """
-import argparse
 import json
 import pathlib
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -91,54 +89,3 @@ def write(exported: dict, out_dir, config, platforms, self_ensemble: bool) -> pa
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return out
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        height, width = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must be HxW, e.g. 256x256, not {text!r}")
-    if height < 1 or width < 1:
-        raise argparse.ArgumentTypeError(f"size must be positive, not {text!r}")
-    return height, width
-
-
-def main(argv=None, prog: str = "python -m jaxrestore.export") -> int:
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", required=True, metavar="DIR",
-                        help="checkpoint directory (or a train.py workdir)")
-    parser.add_argument("--out", required=True, metavar="DIR", help="folder for the artifacts")
-    parser.add_argument("--size", type=_size, action="append", default=[], metavar="HxW",
-                        help="input size of a fixed-size artifact (repeat for several)")
-    parser.add_argument("--batch", type=int, default=1, help="batch of fixed-size artifacts")
-    parser.add_argument("--platforms", default="cpu",
-                        help=f"comma separated, of {', '.join(PLATFORMS)} (default cpu)")
-    parser.add_argument("--self-ensemble", action="store_true", help="x8 self-ensemble inside")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing manifest")
-    args = parser.parse_args(argv)
-    platforms = tuple(p.strip() for p in args.platforms.split(",") if p.strip())
-    try:
-        out = pathlib.Path(args.out)
-        if out.exists() and not out.is_dir():
-            raise UserError(f"output folder {out} is an existing file")
-        if (out / MANIFEST).exists() and not args.overwrite:
-            raise UserError(f"{out} already holds an export; choose another folder or allow "
-                            "overwriting")
-        if args.batch < 1:
-            raise UserError("the batch must be at least 1")
-        config, variables = load_checkpoint(args.checkpoint)
-        exported = export_restorer(config, variables, args.size, args.batch, platforms,
-                                   args.self_ensemble)
-        write(exported, out, config, platforms, args.self_ensemble)
-    except UserError as error:
-        print(f"{prog}: error: {error}", file=sys.stderr)
-        return 2
-    for name, artifact in exported.items():
-        print(f"wrote {out / name}: {artifact.in_avals[0]} -> {artifact.out_avals[0]} "
-              f"for {', '.join(platforms)}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -169,20 +169,20 @@ def test_config_must_match_weights():
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "jaxrestore.convert", *map(str, args)],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "jaxrestore.cli.main", "convert",
+                           *map(str, args)], capture_output=True, text=True, timeout=300)
 
 
 def test_cli_user_errors_are_one_line(tmp_path, capsys):
     """One real process (exit status, no traceback on stderr), the other mistakes through the
-    same main() in this process."""
-    from jaxrestore import convert
+    same main() in this process: 2 for a wrong command line, 1 for weights that do not convert."""
+    from jaxrestore.cli import convert as convert_cli
     missing = _cli("ignn", tmp_path / "nope.npz", tmp_path / "out")
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1 and "not found" in missing.stderr
 
     def in_process(*args):
-        code = convert.main(list(map(str, args)))
+        code = convert_cli.main(list(map(str, args)))
         return code, capsys.readouterr().err
 
     corrupt_path = tmp_path / "corrupt.npz"
@@ -193,23 +193,25 @@ def test_cli_user_errors_are_one_line(tmp_path, capsys):
     np.savez(bad_path, **sd)
     for path, needle in ((corrupt_path, "not a .pth"), (bad_path, "head.0.bias")):
         code, err = in_process("ignn", path, tmp_path / "out")
-        assert code == 2 and len(err.strip().splitlines()) == 1 and needle in err, err
+        assert code == 1 and len(err.strip().splitlines()) == 1 and needle in err, err
     assert not (tmp_path / "out").exists()
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "file").write_text("x")
-    code, err = in_process("ignn", bad_path, tmp_path / "taken")
-    assert code == 2 and "already exists" in err
+    for args, needle in (((bad_path, tmp_path / "taken"), "already exists"),
+                         (("edsr", bad_path, tmp_path / "o"), "unknown architecture")):
+        code, err = in_process(*args)
+        assert code == 2 and needle in err, err
 
 
 def test_cli_writes_a_loadable_checkpoint(tmp_path):
     from jaxrestore.checkpoints import load_for_inference
     sd = torch_state_dict(scale=3)
     np.savez(tmp_path / "x3.npz", **sd)
-    result = _cli("ignn", tmp_path / "x3.npz", tmp_path / "ckpt")
+    result = _cli(tmp_path / "x3.npz", tmp_path / "ckpt")  # detected
     assert result.returncode == 0, result.stderr
     config, variables, _ = load_for_inference(tmp_path / "ckpt")
     assert config.model.name == "ignn" and config.model.scale == 3
-    assert config.task.scale == 3
+    assert config.task.scale == 3 and config.source.architecture == "ignn"
     np.testing.assert_array_equal(variables["params"]["upsample"]["conv0"]["kernel"],
                                   sd["upsample.0.weight"].transpose(2, 3, 1, 0))
     np.testing.assert_array_equal(variables["constants"]["sub_mean"]["bias"], sd["sub_mean.bias"])

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from jaxrestore import checkpoints, export
+from jaxrestore.cli import export as export_cli
 from jaxrestore.configs.common import base_config
 from jaxrestore.inference import Restorer
 from jaxrestore.models import build_model
@@ -67,7 +68,7 @@ def _round_trip(folder, cases: dict) -> dict:
 def test_symbolic_artifact_restores_any_size_in_a_fresh_process(tmp_path):
     ckpt = _dncnn(tmp_path)
     out = tmp_path / "exported"
-    assert export.main(["--checkpoint", str(ckpt), "--out", str(out)]) == 0
+    assert export_cli.main(["--checkpoint", str(ckpt), "--out", str(out)]) == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert list(manifest["files"]) == ["restorer.jaxexport"]
     rng = np.random.default_rng(0)
@@ -84,7 +85,7 @@ def test_symbolic_artifact_restores_any_size_in_a_fresh_process(tmp_path):
 def test_fixed_size_artifacts_for_ignn_and_other_platforms(tmp_path, capsys):
     ckpt = _ignn(tmp_path)
     out = tmp_path / "exported"
-    assert export.main(["--checkpoint", str(ckpt), "--out", str(out), "--size", "32x40",
+    assert export_cli.main(["--checkpoint", str(ckpt), "--out", str(out), "--size", "32x40",
                         "--platforms", "cpu,cuda,tpu"]) == 0
     assert "for cpu, cuda, tpu" in capsys.readouterr().out
     name = "restorer_32x40.jaxexport"
@@ -108,6 +109,6 @@ def test_export_mistakes_are_one_line(tmp_path, capsys):
          "unknown platform"),
     ]
     for argv, message in cases:
-        assert export.main(["--checkpoint", str(ckpt), *argv]) == 2
+        assert export_cli.main(["--checkpoint", str(ckpt), *argv]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0], err

@@ -2,15 +2,15 @@
 
     jaxrestore train   --config default --workdir runs/default     (jaxrestore.cli.train)
     jaxrestore eval    [score|restore] ...                          (jaxrestore.cli.eval)
-    jaxrestore convert ignn IGNN_x2.pth OUT_DIR                    (jaxrestore.convert)
-    jaxrestore export  --checkpoint DIR --out FILE ...             (jaxrestore.export)
+    jaxrestore convert [ARCH] WEIGHTS.pth OUT_DIR                  (jaxrestore.cli.convert)
+    jaxrestore export  --checkpoint DIR --out DIR ...              (jaxrestore.cli.export)
 """
 import sys
 
 COMMANDS = {
     "train": "train a model (resumes from its work directory)",
     "eval": "score a checkpoint on benchmark images, or restore your own images",
-    "convert": "convert original PyTorch weights (IGNN) into a checkpoint",
+    "convert": "convert released PyTorch weights (IGNN, DnCNN; detected) into a checkpoint",
     "export": "write a checkpoint's restorer as a jax.export artifact",
 }
 
@@ -38,11 +38,11 @@ def main(argv=None) -> int:
 
         return eval_cli.main(rest, prog=prog)
     if command == "convert":
-        from jaxrestore import convert
+        from jaxrestore.cli import convert
 
         return convert.main(rest, prog=prog)
     if command == "export":
-        from jaxrestore import export
+        from jaxrestore.cli import export
 
         return export.main(rest, prog=prog)
     print(f"jaxrestore: error: unknown command {command!r}\n{_usage()}", file=sys.stderr)

@@ -1,0 +1,87 @@
+"""`jaxrestore export`: a checkpoint's restorer as files that run without jaxrestore
+(`jaxrestore.export`: what the artifacts take and give, and how to run them)."""
+import argparse
+import pathlib
+import sys
+
+from jaxrestore.errors import UserError
+
+EXIT_STATUS = ("exit status: 0 done, 2 a usage mistake (options, or sizes and platforms the "
+               "model cannot take), 1 a checkpoint that cannot be read or a failed write")
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        height, width = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must be HxW, e.g. 256x256, not {text!r}")
+    if height < 1 or width < 1:
+        raise argparse.ArgumentTypeError(f"size must be positive, not {text!r}")
+    return height, width
+
+
+def build_parser(prog: str) -> argparse.ArgumentParser:
+    from jaxrestore import export
+    parser = argparse.ArgumentParser(prog=prog, description=export.__doc__, epilog=EXIT_STATUS,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", required=True, metavar="DIR",
+                        help="checkpoint directory (or a train.py workdir)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="folder for the artifacts")
+    parser.add_argument("--size", type=_size, action="append", default=[], metavar="HxW",
+                        help="input size of a fixed-size artifact (repeat for several)")
+    parser.add_argument("--batch", type=int, default=1, help="batch of fixed-size artifacts")
+    parser.add_argument("--platforms", default="cpu",
+                        help=f"comma separated, of {', '.join(export.PLATFORMS)} (default cpu)")
+    parser.add_argument("--self-ensemble", action="store_true", help="x8 self-ensemble inside")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing manifest")
+    return parser
+
+
+def _check(args) -> pathlib.Path:
+    from jaxrestore.export import MANIFEST
+    out = pathlib.Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"output folder {out} is an existing file")
+    if (out / MANIFEST).exists() and not args.overwrite:
+        raise UserError(f"{out} already holds an export; choose another folder or allow "
+                        "overwriting (--overwrite)")
+    if args.batch < 1:
+        raise UserError("the batch must be at least 1")
+    return out
+
+
+def _fail(prog: str, error, status: int) -> int:
+    print(f"{prog}: error: {error}", file=sys.stderr)
+    return status
+
+
+def main(argv=None, prog: str = "jaxrestore export") -> int:
+    from jaxrestore import export
+    from jaxrestore.inference import load_checkpoint
+    args = build_parser(prog).parse_args(argv)
+    platforms = tuple(p.strip() for p in args.platforms.split(",") if p.strip())
+    try:
+        out = _check(args)
+    except UserError as error:
+        return _fail(prog, error, 2)
+    try:
+        config, variables = load_checkpoint(args.checkpoint)
+    except UserError as error:
+        return _fail(prog, error, 1)
+    try:
+        exported = export.export_restorer(config, variables, args.size, args.batch, platforms,
+                                          args.self_ensemble)
+    except UserError as error:  # sizes or platforms that the model cannot take
+        return _fail(prog, error, 2)
+    try:
+        export.write(exported, out, config, platforms, args.self_ensemble)
+    except OSError as error:
+        return _fail(prog, f"cannot write {out}: {error}", 1)
+    for name, artifact in exported.items():
+        print(f"wrote {out / name}: {artifact.in_avals[0]} -> {artifact.out_avals[0]} "
+              f"for {', '.join(platforms)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
