@@ -27,6 +27,7 @@ import subprocess
 import sys
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+KAIR_DNCNN_25 = str(REPO.parent / "shared" / "weights" / "kair_dncnn_25" / "dncnn_25.pth")
 SINGLE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
 
@@ -43,10 +44,21 @@ class Method:
 
 
 @dataclasses.dataclass(frozen=True)
+class Scored:
+    """A row scored by a script, not trained: a classical method or released weights. The
+    script takes --data, --out and --no-progress besides `extra`; `needs` is the Python package
+    or the file it needs (the row is skipped with one line when it is missing)."""
+    label: str
+    script: str
+    extra: tuple
+    needs: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Table:
     """Methods trained on `train_data` with `common` overrides, scored on `test_sets`
     ({column name: (folder under --data, extra eval.py arguments)}); `baseline` labels the
-    protocol's baseline row; `classical` are scripts scoring a classical method (BM3D)."""
+    protocol's baseline row; `classical` are rows scored by scripts (BM3D, released weights)."""
     title: str
     methods: tuple
     test_sets: dict
@@ -93,7 +105,10 @@ TABLES = {
         common=_common(steps=int(os.environ.get("STEPS", 4000)), lr=1e-3,
                        schedule="cosine_restarts", eval_every=500, crop=48, batch=8,
                        extra=(f"--config.train.restart_period={os.environ.get('STEPS', 4000)}",)),
-        classical=(("BM3D", "experiments/bm3d_baseline.py", ("--sigma", "25")),)),
+        classical=(Scored("BM3D", "experiments/bm3d_baseline.py", ("--sigma", "25"), "bm3d"),
+                   Scored("DnCNN-S released (KAIR)",
+                          "experiments/released_weights.py", ("--weights", KAIR_DNCNN_25),
+                          KAIR_DNCNN_25))),
     # One measured row for every other task (MAGN-tiny, one seed).
     "tasks": Table(
         title="MAGN-tiny on the other tasks, PSNR / SSIM (JPEG: grey; PSNR-B in the json)",
@@ -157,15 +172,16 @@ def score_commands(table: Table, runs: pathlib.Path, data: str) -> list:
             todo.append((out, [sys.executable, str(REPO / "eval.py"), "score", "--checkpoint",
                                str(runs / run), "--data", f"{data}/{folder}", "--out", str(out),
                                "--figures", "0", "--no-progress", "--overwrite", *extra]))
-    for label, script, extra in table.classical:
-        if importlib.util.find_spec(label.lower()) is None:
-            print(f"{label} is not installed (pip install -c constraints.txt "
-                  f"{label.lower()}): its row is skipped", file=sys.stderr)
-            continue
-        for column, (folder, _) in table.test_sets.items():
-            out = runs / "eval" / label / column
-            todo.append((out, [sys.executable, str(REPO / script), "--data", f"{data}/{folder}",
-                               "--out", str(out), "--no-progress", *extra]))
+    for row in table.classical:
+        if (pathlib.Path(row.needs).exists() if os.sep in row.needs
+                else importlib.util.find_spec(row.needs) is not None):
+            todo += [(runs / "eval" / row.label / column,
+                      [sys.executable, str(REPO / row.script), "--data", f"{data}/{folder}",
+                       "--out", str(runs / "eval" / row.label / column), "--no-progress",
+                       *row.extra]) for column, (folder, _) in table.test_sets.items()]
+        else:
+            print(f"{row.needs} is missing (a package: pip install -c constraints.txt "
+                  f"{row.needs}): the row {row.label!r} is skipped", file=sys.stderr)
     return [(out, command) for out, command in todo if not (out / "results.json").exists()]
 
 
@@ -239,8 +255,8 @@ def collect(table: Table, runs: pathlib.Path) -> str:
         for c, value in scores(run, "baseline").items():
             found[c] = found[c] or value
     lines += [_row(label, "-", b, "-") for label, b in baselines.items()]
-    for label, _, _ in table.classical:
-        lines.append(_row(label, "-", scores(label, "model"), "-"))
+    for row in table.classical:
+        lines.append(_row(row.label, "-", scores(row.label, "model"), "-"))
     per_seed = ["", "Per seed: PSNR on each set, steps trained, last validation PSNR on the "
                 "held-out photos, median seconds per step (a run still training is not scored):",
                 "", "| run | " + " | ".join(columns) + " | steps | validation | s / step |",

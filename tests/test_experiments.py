@@ -139,3 +139,17 @@ def test_the_baseline_row_comes_from_whichever_method_is_scored(tmp_path):
         "baseline": {"psnr": 33.68, "ssim": 0.9305}, "model": {"psnr": 33.72, "ssim": 0.93}}}))
     text = tables.collect(tables.TABLES["table_a"], tmp_path)
     assert "| bicubic | - | 33.68 | not run | not run | 0.9305 |" in text
+
+
+def test_released_weights_row_is_scored_when_the_file_is_there(tmp_path):
+    """Table B's released-DnCNN row: one scoring per test set through the conversion script,
+    with the weights by path; skipped (one line, no command) when the file is missing."""
+    tables = _tables_module()
+    table = tables.TABLES["table_b"]
+    row = next(r for r in table.classical if r.script == "experiments/released_weights.py")
+    commands = [c for _, c in tables.score_commands(table, tmp_path, "/data") if row.script in c[1]]
+    if not pathlib.Path(row.needs).exists():
+        assert commands == []
+        return
+    assert [c[c.index("--data") + 1] for c in commands] == ["/data/Set12", "/data/BSD68"]
+    assert all(c[c.index("--weights") + 1] == row.needs for c in commands)
