@@ -1,7 +1,8 @@
-"""Ship a trained restorer without its Python code: `jax.export` artifacts of a checkpoint.
+"""Ship a trained restorer without its Python code: `jax.export` (default) or ONNX artifacts.
 
     jaxrestore export --checkpoint runs/ignn_tiny_x2 --out exported/ --size 256x256
     jaxrestore export --checkpoint pretrained/dncnn_tiny_s25 --out exported/ --platforms cpu,cuda
+    jaxrestore export --checkpoint pretrained/magn_tiny_s25 --out onnx/ --format onnx --size 256x256
 
 Each artifact is the model's restoring function with its weights inside: a float32 batch
 (B, H, W, C) in [0, 1], C the model's input channels, → (B, H·s, W·s, C') in [0, 1] (clamped),
@@ -23,8 +24,19 @@ Lowering for other platforms ('cuda', 'tpu') happens here, on any machine. The c
 algorithm is decided for the requested platforms (a model's 'auto': Winograd for wide
 convolutions when the platforms are CPU only, else XLA's direct one) and recorded in the
 manifest as `conv_algorithm`.
+
+`--format onnx` writes `restorer.onnx` / `restorer_<H>x<W>.onnx` with the same input and output
+(input `image`, output `restored`), converted by jax2onnx (an optional install, see the README)
+with XLA's direct convolutions (ONNX `Conv`):
+
+    import onnxruntime
+    session = onnxruntime.InferenceSession("onnx/restorer_256x256.onnx")
+    y = session.run(None, {"image": x})[0]    # x: float32 (1, 256, 256, 1) in [0, 1]
+
+DnCNN and MAGN convert; IGNN does not (jax2onnx 0.17.1 has no rule for its kNN gather).
 """
 import json
+import logging
 import pathlib
 
 import jax
@@ -36,7 +48,42 @@ from jaxrestore.inference import Restorer, conv_algorithm, load_checkpoint
 from jaxrestore.models import signature
 
 MANIFEST = "manifest.json"
+
+
+class ExporterMissing(UserError):
+    """The optional package an export format needs is not installed."""
+
 PLATFORMS = ("cpu", "cuda", "rocm", "tpu")
+
+
+def _forward(config, variables, platforms, self_ensemble: bool):
+    network = Restorer(config, variables, self_ensemble=self_ensemble,
+                       platforms=platforms).network()
+    return jax.jit(lambda x: jnp.clip(network(x), 0.0, 1.0))
+
+
+def _artifacts(lower, symbolic: tuple, config, sizes, batch: int, extension: str) -> dict:
+    """{file name: lower(input shape)}: one artifact for the `symbolic` (batch, height, width)
+    when the model's shapes allow it, else one per (height, width) in `sizes`."""
+    channels = signature(config.model).in_channels
+    try:
+        return {f"restorer.{extension}": lower((*symbolic, channels))}
+    except (jax.errors.InconclusiveDimensionOperation, TypeError, ValueError):
+        pass  # static patch grids: one artifact per size
+    if not sizes:
+        raise UserError(f"model {config.model.name!r} needs fixed input sizes to be exported; "
+                        "give at least one size (e.g. 256x256)")
+    exported = {}
+    for height, width in sizes:
+        try:
+            exported[f"restorer_{height}x{width}.{extension}"] = lower(
+                (batch, height, width, channels))
+        except UserError:
+            raise
+        except ValueError as error:  # the model refuses the size (e.g. IGNN below its minimum)
+            raise UserError(f"cannot export for {height}x{width}: "
+                            f"{str(error).splitlines()[0]}") from None
+    return exported
 
 
 def export_restorer(config, variables, sizes, batch: int = 1, platforms=("cpu",),
@@ -47,29 +94,44 @@ def export_restorer(config, variables, sizes, batch: int = 1, platforms=("cpu",)
     if bad or not platforms:
         raise UserError(f"unknown platform(s) {', '.join(bad) or '(none)'}; known: "
                         f"{', '.join(PLATFORMS)}")
-    network = Restorer(config, variables, self_ensemble=self_ensemble,
-                       platforms=platforms).network()
-    forward = jax.jit(lambda x: jnp.clip(network(x), 0.0, 1.0))
-    channels = signature(config.model).in_channels
-    lower = jax_export.export(forward, platforms=tuple(platforms))
-    b, h, w = jax_export.symbolic_shape("b, h, w")
+    lower = jax_export.export(_forward(config, variables, platforms, self_ensemble),
+                              platforms=tuple(platforms))
+    return _artifacts(lambda shape: lower(jax.ShapeDtypeStruct(shape, jnp.float32)),
+                      jax_export.symbolic_shape("b, h, w"), config, sizes, batch, "jaxexport")
+
+
+def export_onnx(config, variables, sizes, batch: int = 1, self_ensemble: bool = False) -> dict:
+    """{file name: onnx.ModelProto} of the restorer, by jax2onnx: the same input and output as
+    `export_restorer`'s artifacts (NHWC float32 in [0, 1]), with symbolic batch, height and
+    width where the model allows. UserError when jax2onnx is missing or cannot convert a
+    primitive of the model (IGNN's kNN gather, with jax2onnx 0.17.1)."""
     try:
-        return {"restorer.jaxexport": lower(jax.ShapeDtypeStruct((b, h, w, channels),
-                                                                 jnp.float32))}
-    except (jax.errors.InconclusiveDimensionOperation, TypeError, ValueError):
-        pass  # static patch grids: one artifact per size
-    if not sizes:
-        raise UserError(f"model {config.model.name!r} needs fixed input sizes to be exported; "
-                        "give at least one size (e.g. 256x256)")
-    exported = {}
-    for height, width in sizes:
+        from jax2onnx import to_onnx
+    except ImportError:
+        raise ExporterMissing("ONNX export needs jax2onnx: pip install --no-deps jax2onnx==0.17.1 "
+                        "onnx-ir einops (README, 'Bring your own weights')") from None
+    forward = _forward(config, variables, (), self_ensemble)  # () = direct convolutions
+
+    def lower(shape):
         try:
-            exported[f"restorer_{height}x{width}.jaxexport"] = lower(
-                jax.ShapeDtypeStruct((batch, height, width, channels), jnp.float32))
-        except ValueError as error:  # the model refuses the size (e.g. IGNN below its minimum)
-            raise UserError(f"cannot export for {height}x{width}: "
-                            f"{str(error).splitlines()[0]}") from None
-    return exported
+            return to_onnx(forward, [shape], model_name=f"jaxrestore_{config.model.name}",
+                           input_names=["image"], output_names=["restored"])
+        except (jax.errors.InconclusiveDimensionOperation, TypeError, ValueError):
+            raise
+        except Exception as error:  # jax2onnx raises many types for unsupported primitives
+            raise UserError(f"jax2onnx cannot convert model {config.model.name!r}: "
+                            f"{str(error).splitlines()[0][:100]}") from None
+
+    plugin_log = logging.getLogger("jax2onnx.plugins.plugin_system")
+    level = plugin_log.level
+    plugin_log.setLevel(logging.ERROR)  # its optional example plugins warn when not importable
+    try:
+        return _artifacts(lower, ("B", "H", "W"), config, sizes, batch, "onnx")
+    finally:
+        plugin_log.setLevel(level)
+        # jax2onnx traces with its own primitives patched in; drop the traces it left in the
+        # jit caches so that later calls of the same functions lower normally
+        jax.clear_caches()
 
 
 def write(exported: dict, out_dir, config, platforms, self_ensemble: bool) -> pathlib.Path:
@@ -77,15 +139,29 @@ def write(exported: dict, out_dir, config, platforms, self_ensemble: bool) -> pa
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for name, artifact in exported.items():
-        (out / name).write_bytes(artifact.serialize())
+        (out / name).write_bytes(_serialize(artifact))
     model = signature(config.model)
     manifest = {
+        "format": "onnx" if any(name.endswith(".onnx") for name in exported) else "jax.export",
         "model": config.model.name, "task": config.task.to_dict(), "scale": model.scale,
         "input": "float32 (B, H, W, C) in [0, 1]", "input_channels": model.in_channels,
         "output": "float32 (B, H*scale, W*scale, C) in [0, 1], clamped",
         "self_ensemble": self_ensemble, "platforms": list(platforms),
         "conv_algorithm": conv_algorithm(config.model, platforms),
-        "files": {name: str(artifact.in_avals[0].shape) for name, artifact in exported.items()},
+        "files": {name: str(input_shape(artifact)) for name, artifact in exported.items()},
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return out
+
+
+def _serialize(artifact) -> bytes:
+    return artifact.serialize() if hasattr(artifact, "serialize") else \
+        artifact.SerializeToString()
+
+
+def input_shape(artifact) -> tuple:
+    """Input shape of a jax.export or ONNX artifact (symbolic dimensions by name)."""
+    if hasattr(artifact, "in_avals"):
+        return artifact.in_avals[0].shape
+    dims = artifact.graph.input[0].type.tensor_type.shape.dim
+    return tuple(d.dim_param or d.dim_value for d in dims)

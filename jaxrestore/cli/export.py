@@ -27,6 +27,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", required=True, metavar="DIR",
                         help="checkpoint directory (or a train.py workdir)")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the artifacts")
+    parser.add_argument("--format", choices=("jax", "onnx"), default="jax",
+                        help="jax: jax.export artifacts (default); onnx: ONNX models (needs "
+                             "jax2onnx; CPU graph, --platforms does not apply)")
     parser.add_argument("--size", type=_size, action="append", default=[], metavar="HxW",
                         help="input size of a fixed-size artifact (repeat for several)")
     parser.add_argument("--batch", type=int, default=1, help="batch of fixed-size artifacts")
@@ -47,6 +50,9 @@ def _check(args) -> pathlib.Path:
                         "overwriting (--overwrite)")
     if args.batch < 1:
         raise UserError("the batch must be at least 1")
+    if args.format == "onnx" and args.platforms != "cpu":
+        raise UserError("--platforms applies to --format jax only (ONNX runtimes choose their "
+                        "own device)")
     return out
 
 
@@ -69,17 +75,24 @@ def main(argv=None, prog: str = "jaxrestore export") -> int:
     except UserError as error:
         return _fail(prog, error, 1)
     try:
-        exported = export.export_restorer(config, variables, args.size, args.batch, platforms,
+        if args.format == "onnx":
+            platforms = ()
+            exported = export.export_onnx(config, variables, args.size, args.batch,
                                           args.self_ensemble)
-    except UserError as error:  # sizes or platforms that the model cannot take
+        else:
+            exported = export.export_restorer(config, variables, args.size, args.batch,
+                                              platforms, args.self_ensemble)
+    except export.ExporterMissing as error:
+        return _fail(prog, error, 1)
+    except UserError as error:  # sizes, platforms or a format that the model cannot take
         return _fail(prog, error, 2)
     try:
         export.write(exported, out, config, platforms, args.self_ensemble)
     except OSError as error:
         return _fail(prog, f"cannot write {out}: {error}", 1)
     for name, artifact in exported.items():
-        print(f"wrote {out / name}: {artifact.in_avals[0]} -> {artifact.out_avals[0]} "
-              f"for {', '.join(platforms)}")
+        print(f"wrote {out / name}: input {export.input_shape(artifact)}"
+              + (f" for {', '.join(platforms)}" if platforms else " (ONNX)"))
     return 0
 
 
