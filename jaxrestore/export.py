@@ -122,13 +122,16 @@ def export_onnx(config, variables, sizes, batch: int = 1, self_ensemble: bool = 
             raise UserError(f"jax2onnx cannot convert model {config.model.name!r}: "
                             f"{str(error).splitlines()[0][:100]}") from None
 
-    plugin_log = logging.getLogger("jax2onnx.plugins.plugin_system")
-    level = plugin_log.level
-    plugin_log.setLevel(logging.ERROR)  # its optional example plugins warn when not importable
+    # jax2onnx warns about its optional example plugins, onnx_ir about untyped shape constants
+    loggers = [logging.getLogger(name) for name in ("jax2onnx", "onnx_ir")]
+    levels = [log.level for log in loggers]
+    for log in loggers:
+        log.setLevel(logging.ERROR)
     try:
         return _artifacts(lower, ("B", "H", "W"), config, sizes, batch, "onnx")
     finally:
-        plugin_log.setLevel(level)
+        for log, level in zip(loggers, levels):
+            log.setLevel(level)
         # jax2onnx traces with its own primitives patched in; drop the traces it left in the
         # jit caches so that later calls of the same functions lower normally
         jax.clear_caches()
