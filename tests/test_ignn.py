@@ -124,7 +124,7 @@ def test_reference_parity(reference_case, conv_algorithm):
 
 
 def test_pth_converts_like_npz(reference_case):
-    pytest.importorskip("torch")
+    """The original code's torch.save files, read without torch (jaxrestore.weights.pth)."""
     from_pth = convert.convert_ignn(convert.load_state_dict(reference_case / "state.pth"))[1]
     from_npz = convert.convert_ignn(convert.load_state_dict(reference_case / "state.npz"))[1]
     assert jax.tree.structure(from_pth) == jax.tree.structure(from_npz)
