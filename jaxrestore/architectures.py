@@ -47,13 +47,13 @@ def _dncnn(state: dict, options: Options):
 
 
 ARCHITECTURES = (
-    Architecture("ignn", "IGNN (Zhou et al. 2020), scale from the upsampler",
+    Architecture("ignn", "IGNN, Zhou et al. 2020, scale from the upsampler",
                  "head.0.weight and upsample.0.weight", is_ignn,
                  lambda state, options: convert_ignn(state, options.config)),
     Architecture("dncnn", "KAIR DnCNN, batch norm merged into the convolutions",
                  "only model.{2i}.weight and .bias, a stack of 3x3 convolutions from and to "
                  "1 or 3 channels", is_kair_dncnn, _dncnn),
-    Architecture("dncnn-bn", "DnCNN with separate batch-norm tensors (folded when converting)",
+    Architecture("dncnn-bn", "DnCNN with separate batch-norm tensors, folded when converting",
                  "one <prefix>.<i>.* stack of 3x3 convolutions with running_mean/running_var "
                  "after each middle one", is_dncnn_with_bn, _dncnn),
 )

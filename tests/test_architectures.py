@@ -123,3 +123,25 @@ def test_convert_file_records_its_source(tmp_path):
     np.savez(tmp_path / "dncnn_gray_blind.npz", **kair_state_dict())
     with pytest.raises(ConversionError, match="give sigma"):
         architectures.convert_file(tmp_path / "dncnn_gray_blind.npz")
+
+
+def test_cli_writes_safetensors_and_a_recorded_checkpoint(tmp_path, capsys):
+    """`convert FILE OUT.safetensors` keeps the tensors as read (with the source's sha256);
+    `convert FILE DIR --licence` stores the licence text in the checkpoint's config."""
+    from safetensors import safe_open
+
+    from jaxrestore.checkpoints import load_for_inference
+    from jaxrestore.cli import convert as convert_cli
+    state = kair_state_dict()
+    source = tmp_path / "dncnn_25.npz"
+    np.savez(source, **{"module." + k: v for k, v in state.items()})
+    (tmp_path / "LICENSE").write_text("MIT License\nCopyright (c) 2019 Kai Zhang\n")
+    assert convert_cli.main([str(source), str(tmp_path / "w.safetensors")]) == 0
+    with safe_open(tmp_path / "w.safetensors", "numpy") as file:
+        assert file.metadata()["sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
+        np.testing.assert_array_equal(file.get_tensor("model.2.weight"), state["model.2.weight"])
+    assert convert_cli.main([str(tmp_path / "w.safetensors"), str(tmp_path / "ckpt"),
+                             "--sigma", "15", "--licence", str(tmp_path / "LICENSE")]) == 0
+    assert "KAIR DnCNN" in capsys.readouterr().out
+    config, _, _ = load_for_inference(tmp_path / "ckpt")
+    assert config.source.licence.startswith("MIT License") and config.task.sigma == 15.0

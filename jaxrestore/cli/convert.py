@@ -1,7 +1,6 @@
 """`jaxrestore convert [ARCH] FILE OUT`: released PyTorch weights → a jaxrestore checkpoint.
 
-    jaxrestore convert ../shared/weights/kair_dncnn_25/dncnn_25.pth ckpt/dncnn_25 \
-        --licence ../shared/weights/kair_dncnn_25/LICENSE
+    jaxrestore convert kair_dncnn_25/dncnn_25.pth ckpt/dncnn_25 --licence kair_dncnn_25/LICENSE
     jaxrestore convert ignn IGNN_x2.pth ckpt/ignn_x2 [--config configs/ignn_x2.py]
     jaxrestore convert weights.pth weights.safetensors      # same tensors, no pickle
 
@@ -29,8 +28,8 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     from jaxrestore.architectures import ARCHITECTURES
     parser = argparse.ArgumentParser(
         prog=prog, usage=f"{prog} [ARCH] FILE OUT [options]", description=__doc__,
-        epilog=EXIT_STATUS + "; ARCH: " + ", ".join(
-            f"{a.name} ({a.title})" for a in ARCHITECTURES),
+        epilog=EXIT_STATUS + ". ARCH: " + "; ".join(
+            f"{a.name}: {a.title}" for a in ARCHITECTURES),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="+", metavar="[ARCH] FILE OUT", help=argparse.SUPPRESS)
     parser.add_argument("--sigma", type=float,
@@ -87,9 +86,13 @@ def _to_checkpoint(architecture, source, output, options, licence) -> str:
     config, variables, chosen = convert_file(source, architecture, options, licence)
     save_for_inference(output, config, variables)
     count = sum(leaf.size for leaf in jax.tree.leaves(variables))
-    task = ", ".join(f"{k} {v}" for k, v in config.task.items() if k in ("name", "scale", "sigma")
-                     and not (k == "sigma" and config.task.name != "denoise"))
-    return f"wrote {output}: {chosen.title}; {task}; {count} weights; sha256 {config.source.sha256}"
+    task = config.task
+    what = {"sr": f"x{task.get('scale')}", "denoise": f"sigma {task.get('sigma')}"}.get(
+        task.name, "")
+    if task.name == "denoise" and options.sigma is None:
+        what += " (from the file name; --sigma sets it)"
+    return (f"wrote {output}: {chosen.title}; {task.name} {what}; {count} weights; "
+            f"sha256 {config.source.sha256}")
 
 
 def main(argv=None, prog: str = "jaxrestore convert") -> int:

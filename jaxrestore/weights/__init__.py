@@ -5,6 +5,7 @@ architecture, convert them into jaxrestore checkpoints.
   unpickler;
 - `state_dict`: one reader for `.pth`/`.pt`, `.safetensors` and `.npz` state dicts (wrappers and
   `module.` prefixes removed), safetensors writing, the source file's sha256;
-- `detect`: the table of recognised architectures (keys and shapes → model config and Flax
-  variables).
+
+Recognising and converting architectures is `jaxrestore.architectures` (the table) with
+`jaxrestore.convert` (IGNN) and `jaxrestore.convert_dncnn`.
 """
