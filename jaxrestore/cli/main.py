@@ -11,7 +11,7 @@ COMMANDS = {
     "train": "train a model (resumes from its work directory)",
     "eval": "score a checkpoint on benchmark images, or restore your own images",
     "convert": "convert released PyTorch weights (IGNN, DnCNN; detected) into a checkpoint",
-    "export": "write a checkpoint's restorer as a jax.export artifact",
+    "export": "write a checkpoint's restorer as jax.export (or ONNX) artifacts",
 }
 
 
