@@ -67,7 +67,7 @@ def _check(args):
     if (args.sigma is not None and args.sigma < 0) or args.bn_eps <= 0:
         raise UsageError("--sigma must not be negative and --bn-eps must be positive")
     config = configs.load(args.config) if args.config else None
-    licence = pathlib.Path(args.licence).read_text() if args.licence else None
+    licence = pathlib.Path(args.licence).read_text(errors="replace") if args.licence else None
     return architecture, source, output, Options(args.sigma, args.bn_eps, config), licence
 
 
@@ -107,7 +107,7 @@ def main(argv=None, prog: str = "jaxrestore convert") -> int:
             print(_to_safetensors(source, output, licence))
         else:
             print(_to_checkpoint(architecture, source, output, options, licence))
-    except UserError as error:
+    except (UserError, OSError) as error:  # OSError: the output cannot be written
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 1
     return 0
