@@ -108,8 +108,9 @@ def export_onnx(config, variables, sizes, batch: int = 1, self_ensemble: bool = 
     try:
         from jax2onnx import to_onnx
     except ImportError:
-        raise ExporterMissing("ONNX export needs jax2onnx: pip install --no-deps jax2onnx==0.17.1 "
-                        "onnx-ir einops (README, 'Bring your own weights')") from None
+        raise ExporterMissing("ONNX export needs jax2onnx: pip install --no-deps "
+                              "jax2onnx==0.17.1 onnx-ir einops (README, 'Bring your own "
+                              "weights')") from None
     forward = _forward(config, variables, (), self_ensemble)  # () = direct convolutions
 
     def lower(shape):
