@@ -13,7 +13,9 @@ in NHWC Flax linen, so converted PyTorch checkpoints reproduce the original outp
 The graph works at `graph_scale` (2 for ×4, where the tail adds a ×2 upsampler, else the scale).
 The son image is the LR image cropped to a multiple of graph_scale and downscaled by it with
 MATLAB bicubic (the original's data loader); the model computes it (float32) when it is not
-passed. The embedding is frozen VGG19 conv1_2 (see jaxrestore.models.vgg) or, with
+passed. The neighbour search is an argument of the call (default the exact `windowed_knn`): a
+researcher can swap it (experiments/graph_probe.py replaces it by shuffled, random, self and
+oracle neighbours) without touching the network's maths. The embedding is frozen VGG19 conv1_2 (see jaxrestore.models.vgg) or, with
 embedding='pixels', the image itself scaled to [0, 1] (a weight-free alternative).
 Any LR size works as in the original (patch grids are padded, HR features folded and cropped);
 the son patch grid must hold at least k patches.
@@ -155,7 +157,8 @@ class IGNN(nn.Module):
         float32, and these stay float32 (all of them float64 in a float64 model): the son image,
         the VGG embedding, kNN distances and ranking, edge features and weight nets, the softmax
         over neighbours, AdaIN statistics, the final output.
-    Call: lr (B,h,w,3) in [0, pixel_range], optional son (B,h//gs,w//gs,3) in the same range
+    Call: lr (B,h,w,3) in [0, pixel_range], optional son (B,h//gs,w//gs,3) in the same range,
+      optional neighbour_search (see `graph`; default `windowed_knn`)
       → (B,h*scale,w*scale,3) float32 (float64 for float64), not clamped.
     """
     scale: int = 2
@@ -181,8 +184,12 @@ class IGNN(nn.Module):
     def graph_scale(self) -> int:
         return graph_scale_for(self.scale)
 
-    def graph(self, lr, son):
-        """Neighbour indices (B,m1,m2,k) and LR edge features (B,h,w,k,E), no gradients."""
+    def graph(self, lr, son, neighbour_search=windowed_knn):
+        """Neighbour indices (B,m1,m2,k) and LR edge features (B,h,w,k,E), no gradients.
+
+        neighbour_search(query (B,m1,m2,D), database (B,n1,n2,D), k, window, graph_scale) →
+        (dist, idx (B,m1,m2,k) int32 row-major son-grid indices), as `windowed_knn`.
+        """
         if self.embedding == "vgg":
             embed = VGGEmbedding(self.pixel_range, name="embedding")
         elif self.embedding == "pixels":
@@ -196,8 +203,8 @@ class IGNN(nn.Module):
             p = extract_patches(x, self.patch_size, self.stride)
             return p.reshape(p.shape[:3] + (-1,))
 
-        _, idx = windowed_knn(patch_vectors(lr_emb), patch_vectors(son_emb), self.k,
-                              self.window, self.graph_scale)
+        _, idx = neighbour_search(patch_vectors(lr_emb), patch_vectors(son_emb), self.k,
+                                  self.window, self.graph_scale)
         idx = jax.lax.stop_gradient(idx)
         edges = edge_features(lr_emb, son_emb, idx, 1, self.patch_size, self.stride)
         return idx, jax.lax.stop_gradient(edges.reshape(edges.shape[:3] + (self.k, -1)))
@@ -217,7 +224,7 @@ class IGNN(nn.Module):
                              f"{self.patch_size}x{self.patch_size} patches")
 
     @nn.compact
-    def __call__(self, lr, son=None):
+    def __call__(self, lr, son=None, neighbour_search=windowed_knn):
         if lr.ndim != 4 or lr.shape[-1] != 3:
             raise ValueError(f"IGNN takes RGB images (B, h, w, 3), got shape {lr.shape} (repeat a "
                              "grey image into 3 channels first, as jaxrestore.Restorer does)")
@@ -229,7 +236,7 @@ class IGNN(nn.Module):
                 son = son_image(lr, self.graph_scale, pr)
             son = son.astype(wide)
             self.check_sizes(lr, son)
-            idx, edges = self.graph(lr, son)
+            idx, edges = self.graph(lr, son, neighbour_search)
 
         x = mean_shift(DIV2K_MEAN, value_range=pr, sign=-1.0, name="sub_mean")(lr)
         x = x.astype(jnp.dtype(self.dtype))
