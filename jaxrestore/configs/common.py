@@ -61,6 +61,9 @@ def base_config() -> ml_collections.ConfigDict:
     config.train.gamma = 0.5
     config.train.restart_period = 250_000
     config.train.min_learning_rate = 0.0    # cosine_restarts floor
+    # Linear warm-up to learning_rate over the first warmup_steps steps, after which the
+    # schedule starts counting (IGNN's author: warm-up + cosine restarts, sczhou/IGNN#17)
+    config.train.warmup_steps = 0
     config.train.loss = "l1"                # 'l1' | 'mse' | 'charbonnier'
     config.train.grad_clip = 0.0            # global-norm clip; 0 disables
     config.train.parallel = "shard_map"     # 'shard_map' | 'pmap'

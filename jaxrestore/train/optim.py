@@ -4,6 +4,9 @@ IGNN's original recipe (sczhou/IGNN config.py, core/build.py): Adam(lr 1e-4, bet
 no weight decay, lr halved by MultiStepLR at epochs 16/32/48/64 of 10,000 iterations stepped at
 the start of each epoch (so the halvings take effect at iterations 150k, 310k, 470k, 630k), 800k
 iterations in all. `jaxrestore.configs.common.base_config` holds these numbers.
+
+The paper's numbers, its author says (sczhou/IGNN issue 17), came from a warm-up and cosine
+restarts instead: `train.warmup_steps` > 0 with `train.schedule = 'cosine_restarts'`.
 """
 import jax.numpy as jnp
 import optax
@@ -15,13 +18,26 @@ OPTIMIZERS = ("adam",)
 
 
 def learning_rate_schedule(train_config) -> optax.Schedule:
-    """step count → learning rate, for `train_config.schedule`.
+    """step count → learning rate: `train_config.warmup_steps` (w, default 0) steps of linear
+    warm-up, lr·(step + 1)/w, then `train_config.schedule` counted from step w:
 
     'step': lr × gamma^(number of milestones ≤ step) (PyTorch MultiStepLR per iteration).
     'cosine_restarts': cosine from lr to min_learning_rate over each `restart_period` steps,
     then back to lr (SGDR / CosineAnnealingWarmRestarts with T_mult = 1).
     'constant': lr.
     """
+    warmup = int(train_config.get("warmup_steps", 0))
+    if warmup < 0:
+        raise ConfigError(f"train.warmup_steps must be >= 0, got {warmup}")
+    schedule = _schedule(train_config)
+    if not warmup:
+        return schedule
+    lr = train_config.learning_rate
+    return optax.join_schedules([lambda count: lr * (count + 1) / warmup, schedule], [warmup])
+
+
+def _schedule(train_config) -> optax.Schedule:
+    """`train_config.schedule` from step 0 (see `learning_rate_schedule`)."""
     lr = train_config.learning_rate
     name = train_config.schedule
     if name == "constant":
