@@ -76,6 +76,8 @@ def magn_config(task: str, channels: int = 1, sigma=None, quality=None,
     config = base_config()
     _task(config, task, channels, sigma, quality)
     config.model = _magn_model(channels, tiny)
+    if task == "demosaic":  # F(x) refines the bilinear estimate (docs/results.md, Tasks)
+        config.model.residual_base = "bilinear"
     _training(config, task, tiny)
     return config
 

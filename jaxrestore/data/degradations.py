@@ -110,9 +110,10 @@ def mosaic_to_masked(mosaic: np.ndarray, pattern: str = "RGGB") -> np.ndarray:
     return np.where(mask, plane, np.zeros((), mosaic.dtype))
 
 
-# Bilinear interpolation kernels: G from its 4 neighbours, R/B from 2 or 4 neighbours.
-_KERNEL_G = np.array([[0, 1, 0], [1, 4, 1], [0, 1, 0]], np.float64) / 4
-_KERNEL_RB = np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]], np.float64) / 4
+# Bilinear interpolation kernels: G from its 4 neighbours, R/B from 2 or 4 neighbours (also
+# used by the JAX form, jaxrestore.ops.demosaic).
+BILINEAR_KERNEL_G = np.array([[0, 1, 0], [1, 4, 1], [0, 1, 0]], np.float64) / 4
+BILINEAR_KERNEL_RB = np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]], np.float64) / 4
 
 
 def _correlate3x3_zero(img: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -136,7 +137,7 @@ def bilinear_demosaic(mosaic: np.ndarray, pattern: str = "RGGB") -> np.ndarray:
         raise ValueError(f"bilinear_demosaic needs at least 2x2 pixels, got {mosaic.shape}")
     mask = bayer_mask(plane.shape[0], plane.shape[1], pattern)
     channels = []
-    for c, kernel in enumerate((_KERNEL_RB, _KERNEL_G, _KERNEL_RB)):
+    for c, kernel in enumerate((BILINEAR_KERNEL_RB, BILINEAR_KERNEL_G, BILINEAR_KERNEL_RB)):
         m = mask[..., c].astype(np.float64)
         channels.append(_correlate3x3_zero(plane * m, kernel) / _correlate3x3_zero(m, kernel))
     return np.stack(channels, axis=-1)

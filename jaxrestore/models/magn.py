@@ -5,7 +5,7 @@ ICCV 2021). docs/magn.md marks every choice "from the abstract" or "ours", with 
 
     x ─ conv3x3 ─ n_resblocks//2 ResBlocks ─ [MultiLevelGraphBlock ─ n_between ResBlocks] ×
         (n_graph_blocks, no ResBlocks after the last) ─ n_resblocks//2 ResBlocks ─ conv3x3 ─
-        conv3x3 (→ out_channels) ─ + x
+        conv3x3 (→ out_channels) ─ + x   (demosaicing: + bilinear(x) instead, `residual_base`)
 
 A MultiLevelGraphBlock runs two graphs on the same features and fuses them:
 - `ElementGraph`: nodes are feature positions; every position receives a multi-head attention
@@ -27,11 +27,13 @@ import jax.numpy as jnp
 from jaxrestore.errors import ConfigError
 from jaxrestore.models import Signature, module_kwargs, wide_dtype
 from jaxrestore.models.layers import ResBlock, conv
+from jaxrestore.ops.demosaic import bilinear_demosaic_masked
 from jaxrestore.ops.graph_attention import (block_graph_aggregate, element_graph_attention,
                                             linear_graph_attention, window_candidates)
 from jaxrestore.ops.patches import extract_patches, fold_patches, patch_padding
 
 FUSIONS = ("cross_gate", "concat")
+RESIDUAL_BASES = ("input", "bilinear")
 ELEMENT_GRAPHS = ("linear", "pooled")
 
 
@@ -179,7 +181,7 @@ class MultiLevelGraphBlock(nn.Module, kw_only=True):
 
 
 class MAGN(nn.Module, kw_only=True):
-    """MAGN restoration network with a global residual: x + F(x).
+    """MAGN restoration network with a global residual: base(x) + F(x).
 
     Attributes:
       in_channels, out_channels: image channels (1 grey, 3 colour / masked RGGB mosaic).
@@ -192,6 +194,9 @@ class MAGN(nn.Module, kw_only=True):
       dtype: computation dtype, 'float32', 'bfloat16' or 'float64' (needs JAX_ENABLE_X64=1);
         parameters stay float32, attention scores, softmaxes, image-wide means and the output
         are float32 (all of them float64 in a float64 model).
+      residual_base: what F(x) is added to: 'input' (x itself) or 'bilinear' (demosaicing:
+        the bilinear estimate of the RGGB masked mosaic x, `bilinear_demosaic_masked`; with
+        'input' the network must learn the whole interpolation of the 2/3 zeroed samples).
     x (B, H, W, in_channels) in [0, 1], any H, W → (B, H, W, out_channels) float32 (float64
     for float64).
     """
@@ -212,6 +217,7 @@ class MAGN(nn.Module, kw_only=True):
     fusion: str = "cross_gate"
     chunk: int = 256
     dtype: str = "float32"
+    residual_base: str = "input"
 
     @nn.compact
     def __call__(self, x):
@@ -236,7 +242,8 @@ class MAGN(nn.Module, kw_only=True):
             res = ResBlock(self.n_feats, name=f"post_{i}")(res)
         res = conv(self.n_feats, 3, name="body_end")(res)
         wide = wide_dtype(self.dtype)
-        return x.astype(wide) + conv(self.out_channels, 3, name="tail")(res).astype(wide)
+        base = bilinear_demosaic_masked(x) if self.residual_base == "bilinear" else x
+        return base.astype(wide) + conv(self.out_channels, 3, name="tail")(res).astype(wide)
 
 
 def from_config(model_config) -> MAGN:
@@ -248,6 +255,9 @@ def from_config(model_config) -> MAGN:
     if kwargs.get("element_graph", "linear") not in ELEMENT_GRAPHS:
         raise ConfigError(f"unknown model.element_graph {kwargs['element_graph']!r}; known: "
                           f"{', '.join(ELEMENT_GRAPHS)}")
+    if kwargs.get("residual_base", "input") not in RESIDUAL_BASES:
+        raise ConfigError(f"unknown model.residual_base {kwargs['residual_base']!r}; known: "
+                          f"{', '.join(RESIDUAL_BASES)}")
     return MAGN(**kwargs)
 
 
