@@ -160,12 +160,12 @@ def ignn_forward(model, variables, variant: str, seed: int = 0):
     return forward
 
 
-def magn_forward(model, variables, variant: str):
+def magn_forward(model, variables, variant: str, pixel_range: float = 1.0):
     """(x (B,h,w,C), target) in [0, 1] → MAGN's output in [0, 1] with the levels that
     `variant` names zeroed in every multi-level block (module doc). Pure: jit it."""
     def forward(x, _target):
         with nn.intercept_methods(zeroing(MAGN_ZEROED[variant])):
-            return model.apply(variables, x * model.pixel_range) / model.pixel_range
+            return model.apply(variables, x * pixel_range) / pixel_range
     return forward
 
 
@@ -180,7 +180,8 @@ def probe(checkpoint, data, variants=None, seed: int = 0):
             raise UserError(f"{checkpoint} is an IGNN without its graph (use_graph=False)")
         known, forward_of = IGNN_VARIANTS, lambda v: ignn_forward(model, variables, v, seed)
     elif config.model.name == "magn":
-        known, forward_of = MAGN_VARIANTS, lambda v: magn_forward(model, variables, v)
+        known, forward_of = MAGN_VARIANTS, lambda v: magn_forward(model, variables, v,
+                                                                   config.model.pixel_range)
     else:
         raise UserError(f"{checkpoint} holds a {config.model.name} model, which has no graph")
     variants = variants or known

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrestore.models.ignn import IGNN
+from jaxrestore.models.magn import MAGN
 from jaxrestore.ops.knn import window_indices
 from jaxrestore.ops.patches import patch_padding
 
@@ -81,3 +82,16 @@ def test_knn_variant_is_the_models_output_and_zero_changes_it():
     np.testing.assert_array_equal(np.asarray(knn), np.asarray(plain))
     zero = probe.ignn_forward(model, variables, "zero")(lr, hr)
     assert np.abs(np.asarray(zero) - np.asarray(plain)).max() > 1e-6   # 0 if nothing zeroed
+
+
+def test_magn_full_is_the_models_output_and_zeroing_a_level_changes_it():
+    model = MAGN(1, 1, n_feats=8, n_resblocks=0, n_graph_blocks=1, heads=2, patch=3, stride=2,
+                 window=3, top_k=2, embed=4)
+    x = jnp.asarray(np.random.default_rng(3).uniform(0, 1, (1, 12, 12, 1)), jnp.float32)
+    variables = model.init(jax.random.PRNGKey(0), x)
+    plain = np.asarray(model.apply(variables, x))
+    np.testing.assert_array_equal(np.asarray(probe.magn_forward(model, variables, "full")(x, x)),
+                                  plain)
+    for variant in ("zero_element", "zero_block"):
+        out = np.asarray(probe.magn_forward(model, variables, variant)(x, x))
+        assert np.abs(out - plain).max() > 1e-6, variant
