@@ -85,8 +85,8 @@ def test_knn_variant_is_the_models_output_and_zero_changes_it():
 
 
 def test_magn_full_is_the_models_output_and_zeroing_a_level_changes_it():
-    model = MAGN(1, 1, n_feats=8, n_resblocks=0, n_graph_blocks=1, heads=2, patch=3, stride=2,
-                 window=3, top_k=2, embed=4)
+    model = MAGN(in_channels=1, out_channels=1, n_feats=8, n_resblocks=0, n_graph_blocks=1,
+                 heads=2, patch=3, stride=2, window=3, top_k=2, embed=4)
     x = jnp.asarray(np.random.default_rng(3).uniform(0, 1, (1, 12, 12, 1)), jnp.float32)
     variables = model.init(jax.random.PRNGKey(0), x)
     plain = np.asarray(model.apply(variables, x))
