@@ -188,7 +188,8 @@ class IGNN(nn.Module):
         """Neighbour indices (B,m1,m2,k) and LR edge features (B,h,w,k,E), no gradients.
 
         neighbour_search(query (B,m1,m2,D), database (B,n1,n2,D), k, window, graph_scale) →
-        (dist, idx (B,m1,m2,k) int32 row-major son-grid indices), as `windowed_knn`.
+        (dist (unused here, may be None), idx (B,m1,m2,k) int32 row-major son-grid indices), as
+        `windowed_knn` returns.
         """
         if self.embedding == "vgg":
             embed = VGGEmbedding(self.pixel_range, name="embedding")
