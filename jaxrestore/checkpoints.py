@@ -6,16 +6,20 @@ A checkpoint directory is an orbax `CheckpointManager` root. Every step holds:
   other variable collections, e.g. IGNN's constants); training adds optimiser state, step, rng.
 - `config`: the full run config as JSON, so the model is rebuilt from what was saved
   (never from a lookup table that can drift from the weights).
-- `validation` (training steps that were validated): `{"val_psnr": dB}`, so "keep the best"
-  survives restarts.
+- `validation` (training steps): `{"val_psnr": dB}`, or `{"val_psnr": null}` where it was not
+  measured (steps between validations, a step saved on a signal), so "keep the best" survives
+  restarts.
 
 Steps are never deleted except by retention (`TrainCheckpoints`: the newest `keep` and the best
 by validation PSNR stay). A step that cannot be read is moved to `<dir>_unreadable/`, a step
 whose parameters are not finite or whose training diverged right after it to `<dir>_diverged/`;
-readers skip them with one warning line and use the newest good step.
+readers skip them with one warning line and use the newest good step. A save that runs out of
+space removes its half-written step and raises DiskFull naming the newest complete one.
 """
 import contextlib
+import errno
 import json
+import logging
 import math
 import pathlib
 import shutil
@@ -27,7 +31,7 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
-from jaxrestore.errors import CheckpointError
+from jaxrestore.errors import CheckpointError, DiskFull
 
 STATE = "state"
 CONFIG = "config"
@@ -54,27 +58,81 @@ def _first_line(error: Exception) -> str:
     return f"{type(error).__name__}: {lines[0][:200]}"
 
 
-def _ignore_closed_event_loop(unraisable, previous=sys.unraisablehook):
-    """sys.unraisablehook that drops orbax's late 'Event loop is closed' callbacks.
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+# how tensorstore names them in the messages that orbax logs and re-raises as ValueError
+_DISK_FULL_MARKS = tuple(f"[os_error_code='{code}']" for code in DISK_FULL_ERRNOS)
 
-    After a failed read, tensorstore completes the other pending reads of the step and their
-    callbacks hit orbax's already closed event loop; each prints a traceback that says nothing
-    to the user. Everything else goes to the previous hook.
-    """
-    if not (unraisable.exc_type is RuntimeError
-            and str(unraisable.exc_value) == "Event loop is closed"):
-        previous(unraisable)
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether `error`, or an exception it was raised from, is a full disk or an exhausted
+    quota (an OSError, or tensorstore's message)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS:
+            return True
+        if any(mark in str(error) for mark in _DISK_FULL_MARKS):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _not_disk_full(record: logging.LogRecord) -> bool:
+    """Log filter: drops orbax's error records about a full disk (DiskFull reports it once)."""
+    error = record.exc_info[1] if record.exc_info else None
+    return not (any(mark in record.getMessage() for mark in _DISK_FULL_MARKS)
+                or (error is not None and is_disk_full(error)))
+
+
+def _is_closed_event_loop(unraisable) -> bool:
+    return (unraisable.exc_type is RuntimeError
+            and str(unraisable.exc_value) == "Event loop is closed")
 
 
 @contextlib.contextmanager
-def _quiet_failed_reads():
-    """Installs `_ignore_closed_event_loop` once a read inside the block has failed."""
+def _quiet_orbax_failures():
+    """Within the block, sys.unraisablehook drops orbax's late 'Event loop is closed' callbacks
+    (passing everything else to the hook it replaced) and absl's log drops orbax's full-disk
+    errors; both are restored afterwards.
+
+    After a failed read or write, tensorstore completes the step's other pending operations
+    and their callbacks hit orbax's already closed event loop; each would print a traceback that
+    says nothing to the user.
+    """
+    previous = sys.unraisablehook
+    absl_logger = logging.getLogger("absl")
+    absl_logger.addFilter(_not_disk_full)
+
+    def hook(unraisable):
+        if not _is_closed_event_loop(unraisable):
+            previous(unraisable)
+
+    sys.unraisablehook = hook
     try:
         yield
-    except Exception:
-        if sys.unraisablehook is not _ignore_closed_event_loop:
-            sys.unraisablehook = _ignore_closed_event_loop
-        raise
+    finally:
+        absl_logger.removeFilter(_not_disk_full)
+        if sys.unraisablehook is hook:  # leave a hook installed meanwhile by others alone
+            sys.unraisablehook = previous
+
+
+def _newest_usable(steps, read, params, set_aside):
+    """(step, read(step)) of the newest of `steps` that reads and has finite `params(value)`,
+    or None. Each step passed over goes to `set_aside(step, kind, reason)` (kind: UNREADABLE or
+    DIVERGED). A CheckpointError from `read` (a step of another run) is raised as it is."""
+    for step in sorted(steps, reverse=True):
+        try:
+            value = read(step)
+        except CheckpointError:
+            raise
+        except Exception as error:  # orbax raises many types for damaged files
+            set_aside(step, UNREADABLE, f"is unreadable ({_first_line(error)})")
+            continue
+        if not all_finite(params(value)):
+            set_aside(step, DIVERGED, "has non-finite parameters")
+            continue
+        return step, value
+    return None
 
 
 def _manager(directory: pathlib.Path, **options) -> ocp.CheckpointManager:
@@ -111,33 +169,30 @@ def load_for_inference(directory, log=None):
     CheckpointError."""
     path = checkpoint_directory(directory).resolve()
     log = log or (lambda line: print(line, file=sys.stderr))
-    with _manager(path) as manager:
-        steps = sorted(manager.all_steps(), reverse=True)
+    with _quiet_orbax_failures(), _manager(path) as manager:
+        steps = manager.all_steps()
         if not steps:
             raise CheckpointError(f"no checkpoint in {directory}")
+
+        def read(step):
+            # NumPy targets of the saved shapes: host arrays, whatever devices and mesh the run
+            # was saved from
+            targets = jax.tree.map(lambda m: np.zeros(m.shape, m.dtype),
+                                   manager.item_metadata(step)[STATE])
+            return manager.restore(step, args=ocp.args.Composite(**{
+                STATE: ocp.args.StandardRestore(targets), CONFIG: ocp.args.JsonRestore()}))
+
         reasons = []
-        for step in steps:
-            try:
-                with _quiet_failed_reads():
-                    # NumPy targets of the saved shapes: host arrays, whatever devices and
-                    # mesh the run was saved from
-                    targets = jax.tree.map(lambda m: np.zeros(m.shape, m.dtype),
-                                           manager.item_metadata(step)[STATE])
-                    restored = manager.restore(step, args=ocp.args.Composite(**{
-                        STATE: ocp.args.StandardRestore(targets),
-                        CONFIG: ocp.args.JsonRestore()}))
-            except Exception as error:  # orbax raises many types for damaged files
-                reasons.append(f"step {step} is unreadable ({_first_line(error)})")
-                continue
-            state = restored[STATE]
-            if not all_finite(state["params"]):
-                reasons.append(f"step {step} has non-finite parameters")
-                continue
-            for reason in reasons:
-                log(f"warning: checkpoint {reason} in {path}; using step {step}")
-            config = ml_collections.ConfigDict(restored[CONFIG])
-            return config, merge_variables(state["params"], state.get("frozen", {})), step
-    raise CheckpointError(f"no usable checkpoint in {directory} ({'; '.join(reasons)})")
+        found = _newest_usable(steps, read, lambda restored: restored[STATE]["params"],
+                               lambda step, kind, reason: reasons.append(f"step {step} {reason}"))
+    if found is None:
+        raise CheckpointError(f"no usable checkpoint in {directory} ({'; '.join(reasons)})")
+    step, restored = found
+    for reason in reasons:
+        log(f"warning: checkpoint {reason} in {path}; using step {step}")
+    state = restored[STATE]
+    config = ml_collections.ConfigDict(restored[CONFIG])
+    return config, merge_variables(state["params"], state.get("frozen", {})), step
 
 
 def all_finite(tree) -> bool:
@@ -154,10 +209,12 @@ class TrainCheckpoints:
     Retention: a step is *confirmed* once training has gone on from it without a non-finite
     loss (`confirm`). After each save, the newest `keep` confirmed steps, every newer
     unconfirmed step and the best step by validation PSNR (stored with the step, so it survives
-    restarts) are kept; the others are deleted. So a divergence right after a save still
-    leaves the last confirmed step to resume from. Saving is asynchronous and takes device
-    arrays as they are (orbax writes each from its device); every process of a multi-host run
-    calls every method.
+    restarts) are kept, and while a save is under way also the best of the steps already
+    written (the save may still fail); the others are deleted. So a divergence right after a
+    save still leaves the last confirmed step to resume from. Saving is asynchronous and takes
+    device arrays as they are (orbax writes each from its device); every process of a
+    multi-host run calls every method. While it is open, orbax's noise about failed reads and full disks is
+    silenced (`_quiet_orbax_failures`).
     """
 
     def __init__(self, directory, keep: int, log=print):
@@ -167,8 +224,11 @@ class TrainCheckpoints:
         self._manager = _manager(self.directory,
                                  max_to_keep=None,               # retention is ours (`_prune`)
                                  cleanup_tmp_directories=True)   # half-written steps of a kill
-        self._scores = {}  # step → validation PSNR (None: not validated), read lazily
+        self._scores = {}  # step → validation PSNR (None: not measured), read lazily
         self._confirmed_through = -1
+        self._pending = None  # the step whose asynchronous save may still be running
+        self._quiet = contextlib.ExitStack()
+        self._quiet.enter_context(_quiet_orbax_failures())
 
     def steps(self) -> list[int]:
         return sorted(self._manager.all_steps())
@@ -177,30 +237,59 @@ class TrainCheckpoints:
         """The validation PSNR stored with `step` (None if it was not validated)."""
         if step not in self._scores:
             try:
-                with _quiet_failed_reads():
-                    stored = self._manager.restore(step, args=ocp.args.Composite(
-                        **{VALIDATION: ocp.args.JsonRestore()}))[VALIDATION]
-                self._scores[step] = float(stored[BEST_METRIC])
-            except Exception:  # not validated (no item), or unreadable: not a best candidate
+                stored = self._manager.restore(step, args=ocp.args.Composite(
+                    **{VALIDATION: ocp.args.JsonRestore()}))[VALIDATION]
+                self._scores[step] = (None if stored[BEST_METRIC] is None
+                                      else float(stored[BEST_METRIC]))
+            except Exception:  # no item (older runs), or unreadable: not a best candidate
                 self._scores[step] = None
         return self._scores[step]
 
-    def best_step(self) -> int | None:
-        """The kept step with the highest validation PSNR (the newest among equals)."""
-        scored = [(score, step) for step in self.steps()
+    def best_step(self, steps=None) -> int | None:
+        """The step (of `steps`, default every kept one) with the highest validation PSNR (the
+        newest among equals)."""
+        scored = [(score, step) for step in (self.steps() if steps is None else steps)
                   if (score := self.score(step)) is not None and math.isfinite(score)]
         return max(scored)[1] if scored else None
 
     def save(self, step: int, state, config: ml_collections.ConfigDict,
              val_psnr: float | None = None):
         """Writes `state` (a pytree with `params` and `frozen`; NumPy or device arrays), the
-        config and, when given, the validation PSNR as `step`; then applies retention."""
-        items = {STATE: ocp.args.StandardSave(state), CONFIG: ocp.args.JsonSave(config.to_dict())}
-        if val_psnr is not None:
-            items[VALIDATION] = ocp.args.JsonSave({BEST_METRIC: float(val_psnr)})
-        self._manager.save(step, args=ocp.args.Composite(**items))
-        self._scores[step] = None if val_psnr is None else float(val_psnr)
+        config and the validation PSNR (None: stored as not measured) as `step`; then applies
+        retention. Raises DiskFull if this save or the previous one ran out of space."""
+        self.wait_until_finished()  # a failure of the previous save is reported as its own
+        metric = None if val_psnr is None else float(val_psnr)
+        with self._saving(step):
+            self._manager.save(step, args=ocp.args.Composite(**{
+                STATE: ocp.args.StandardSave(state),
+                CONFIG: ocp.args.JsonSave(config.to_dict()),
+                VALIDATION: ocp.args.JsonSave({BEST_METRIC: metric})}))
+        self._pending = step
+        self._scores[step] = metric
         self._prune()
+
+    @contextlib.contextmanager
+    def _saving(self, step: int):
+        """Turns a full disk while `step` is written into DiskFull (see `disk_full`)."""
+        try:
+            yield
+        except Exception as error:
+            if not is_disk_full(error):
+                raise
+            self._pending = None
+            raise self.disk_full(f"saving step {step}", failed_step=step) from None
+
+    def disk_full(self, what: str, failed_step: int | None = None) -> DiskFull:
+        """The one-line error for a full disk while doing `what`; the half-written
+        `failed_step` (orbax's temporary folder of it) is removed first."""
+        if failed_step is not None and jax.process_index() == 0:
+            for partial in self.directory.glob(f"{failed_step}.orbax-checkpoint-tmp*"):
+                shutil.rmtree(partial, ignore_errors=True)
+        self._manager.reload()
+        complete = [step for step in self.steps() if step != failed_step]
+        newest = f"step {complete[-1]}" if complete else "none"
+        return DiskFull(f"no space left on device while {what} in {self.directory}; newest "
+                        f"complete checkpoint: {newest}")
 
     def confirm(self, step: int):
         """Marks every step ≤ `step` as confirmed (training went on from it with finite
@@ -210,7 +299,8 @@ class TrainCheckpoints:
     def _prune(self):
         steps = self.steps()
         confirmed = [step for step in steps if step <= self._confirmed_through]
-        keep = (set(confirmed[-self.keep:]) | {self.best_step()}
+        written = [step for step in steps if step != self._pending]  # a save under way may fail
+        keep = (set(confirmed[-self.keep:]) | {self.best_step(), self.best_step(written)}
                 | {step for step in steps if step > self._confirmed_through})
         for step in steps:
             if step not in keep:
@@ -230,36 +320,26 @@ class TrainCheckpoints:
             lambda x: x if isinstance(x, jax.ShapeDtypeStruct | jax.Array) else np.asarray(x),
             template)  # NumPy scalars restore as NumPy arrays
         steps = self.steps()
-        for step in reversed(steps):
-            try:
-                with _quiet_failed_reads():
-                    saved = self._manager.restore(step, args=ocp.args.Composite(
-                        **{CONFIG: ocp.args.JsonRestore()}))[CONFIG]
-            except Exception as error:  # orbax raises many types for damaged files
-                self._set_aside([step], UNREADABLE, f"is unreadable ({_first_line(error)})")
-                continue
+
+        def read(step):
+            saved = self._manager.restore(step, args=ocp.args.Composite(
+                **{CONFIG: ocp.args.JsonRestore()}))[CONFIG]
             for section in ("model", "task"):
                 if saved.get(section) != json.loads(json.dumps(config[section].to_dict())):
                     raise CheckpointError(
                         f"{self.directory} holds a run with a different {section} config "
                         f"(step {step}); use another work directory to start a new run")
-            try:
-                with _quiet_failed_reads():
-                    state = self._manager.restore(step, args=ocp.args.Composite(
-                        **{STATE: ocp.args.StandardRestore(template)}))[STATE]
-            except Exception as error:
-                self._set_aside([step], UNREADABLE, f"is unreadable ({_first_line(error)})")
-                continue
-            if not all_finite(state["params"]):
-                self._set_aside([step], DIVERGED, "has non-finite parameters")
-                continue
-            return step, state
-        if steps:
+            return self._manager.restore(step, args=ocp.args.Composite(
+                **{STATE: ocp.args.StandardRestore(template)}))[STATE]
+
+        found = _newest_usable(steps, read, lambda state: state["params"],
+                               lambda step, kind, reason: self._set_aside([step], kind, reason))
+        if steps and found is None:
             raise CheckpointError(
                 f"no usable checkpoint in {self.directory} (tried steps "
                 f"{', '.join(map(str, steps))}; see the lines above); move it away to start "
                 "afresh")
-        return None
+        return found
 
     def set_aside_diverged(self, first_bad_step: int) -> list[int]:
         """Moves every step ≥ `first_bad_step` to `<dir>_diverged/` (after pending saves);
@@ -292,11 +372,16 @@ class TrainCheckpoints:
         self._manager.reload()
 
     def wait_until_finished(self):
-        """Blocks until every pending save is on disk."""
-        self._manager.wait_until_finished()
+        """Blocks until every pending save is on disk; raises DiskFull if it ran out of space."""
+        with self._saving(self._pending):
+            self._manager.wait_until_finished()
+        self._pending = None
 
     def close(self):
-        self._manager.close()
+        try:
+            self._manager.close()
+        finally:
+            self._quiet.close()
 
     def __enter__(self):
         return self

@@ -33,3 +33,7 @@ class CheckpointError(UserError):
 
 class TrainingDiverged(UserError):
     """Training stopped at a non-finite loss; the message names the step it can resume from."""
+
+
+class DiskFull(UserError):
+    """No space left on the device (or quota) while writing; the message names what is kept."""

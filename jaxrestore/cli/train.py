@@ -6,9 +6,16 @@ CONFIG is a config file (`configs/default.py`) or the name of a packaged one (`d
 --workdir resumes from its newest checkpoint. Multi-host: start one process per host with
 --coordinator_address host:port --num_processes N --process_id i (or the environment a cluster
 sets for jax.distributed, e.g. JAX_COORDINATOR_ADDRESS with SLURM).
+
+One trainer per --workdir: a second one stops with one line naming the holder (host, PID,
+start time); a lock left by a killed trainer is taken over with one warning line. SIGTERM or
+SIGINT (Ctrl-C): the current step is finished and saved, one line names it and the command that
+resumes, exit status 143 / 130; a second signal ends the process at once, keeping the earlier
+checkpoints. A full disk: one line naming the newest complete checkpoint, exit status 1.
 """
 import os
 import pathlib
+import shlex
 import sys
 
 from absl import app, flags, logging
@@ -23,6 +30,7 @@ flags.DEFINE_integer("num_processes", None, "Number of processes of a multi-host
 flags.DEFINE_integer("process_id", None, "This process's index in a multi-host run.")
 FLAGS = flags.FLAGS
 PROG = "train.py"
+COMMAND = "python train.py"  # how this run was started, for the line that says how to resume
 
 
 def _fail(message: str, code: int = 2):
@@ -85,7 +93,10 @@ def usage() -> str:
 def parse_flags(argv):
     """absl's parse with every mistake as one line (unknown field, bad value, missing file)."""
     if any(arg in ("-h", "--help", "-help", "--helpshort") for arg in argv[1:]):
-        print(usage())
+        try:
+            print(usage(), flush=True)
+        except BrokenPipeError:  # `--help | head`: the reader has what it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # exit flushes here
         sys.exit(0)
     argv, config_path = _config_file(list(argv))
     try:
@@ -113,11 +124,15 @@ def main(argv):
         jax.distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes,
                                    FLAGS.process_id)
     from jaxrestore.train.loop import train_and_evaluate
+    from jaxrestore.train.signals import TrainingStopped
 
     try:
         train_and_evaluate(FLAGS.config, FLAGS.workdir)
     except UserError as error:
         _fail(str(error), 1)
+    except TrainingStopped as stopped:
+        print(f"{PROG}: {stopped}; resume with: {COMMAND}", file=sys.stderr)
+        sys.exit(128 + stopped.signum)
     except KeyboardInterrupt:
         _fail(f"interrupted; rerun the same command to resume from the newest checkpoint in "
               f"{pathlib.Path(FLAGS.workdir) / 'checkpoints'}", 130)
@@ -125,6 +140,9 @@ def main(argv):
 
 def run(argv=None, prog: str = "train.py"):
     """Entry point: parses `argv` (default sys.argv) and trains."""
-    global PROG
+    global PROG, COMMAND
     PROG = prog
+    argv = sys.argv if argv is None else argv
+    start = ["python", argv[0]] if argv[0].endswith(".py") else prog.split()
+    COMMAND = shlex.join(start + list(argv[1:]))
     app.run(main, argv=argv, flags_parser=parse_flags)

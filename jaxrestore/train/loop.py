@@ -19,6 +19,12 @@ batches are built by worker threads and copied to the devices ahead of the step 
 them. Checkpoints are written by orbax from the device arrays; validation runs jitted on one
 device.
 
+Operation: process 0 holds WORKDIR/train.lock for the run, so a second trainer on the same
+directory stops with one line before touching anything (train.workdir_lock). On SIGTERM or
+SIGINT the step under way is finished and saved as a normal checkpoint (validation not
+measured) and TrainingStopped is raised (train.signals). A disk that fills while a checkpoint or
+metrics.jsonl is written raises DiskFull, naming the newest complete checkpoint.
+
 Divergence: a state is known good once the loss computed from it is finite. When a fetched
 loss (or gradient norm) is not finite, training stops with one line: every checkpoint from the
 first bad state on is moved to `WORKDIR/checkpoints_diverged/` (never deleted), and the newest
@@ -31,6 +37,7 @@ import math
 import os
 import pathlib
 import resource
+import sys
 import tempfile
 import time
 
@@ -50,9 +57,11 @@ from jaxrestore.train.losses import get_loss
 from jaxrestore.train.optim import learning_rate_schedule, make_optimizer
 from jaxrestore.train.parallel import make_driver
 from jaxrestore.train.reporting import MetricWriter, Progress
+from jaxrestore.train.signals import StopRequests, TrainingStopped
 from jaxrestore.train.state import init_train_state, state_from_dict, state_to_dict
 from jaxrestore.train.step import make_train_step
 from jaxrestore.train.validate import Validator
+from jaxrestore.train.workdir_lock import hold_workdir
 
 
 def example_input(config: ml_collections.ConfigDict) -> jax.Array:
@@ -165,7 +174,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir) -> dict:
 
     Raises jaxrestore.errors.UserError subclasses (one-line messages) for mistakes the user can
     fix: ConfigError, DataSourceError, CheckpointError (a work directory of another run or with
-    no usable checkpoint), TrainingDiverged (see the module doc).
+    no usable checkpoint), WorkdirBusy, DiskFull, TrainingDiverged (see the module doc); and
+    TrainingStopped after saving on SIGTERM/SIGINT.
     """
     check_config(config)
     workdir = check_workdir(workdir)
@@ -175,6 +185,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir) -> dict:
         data = stack.enter_context(TrainData(config, jax.process_index(), jax.process_count()))
         samples = validation_samples(config)
         _make_workdir(workdir)
+        hold_workdir(workdir, stack, log=lambda line: print(line, file=sys.stderr))
+        stop = stack.enter_context(StopRequests())
 
         module = build_model(config.model)
         schedule = learning_rate_schedule(train)
@@ -194,12 +206,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir) -> dict:
         else:
             start = restored[0]
             state = driver.from_replicated(state_from_dict(abstract, restored[1]))
-        writer = MetricWriter(workdir, resume_step=start, enabled=is_main)
+        writer = MetricWriter(workdir, resume_step=start, enabled=is_main,
+                              on_disk_full=checkpoints.disk_full)
         stack.callback(writer.close)
         progress = Progress(start, train.steps, enabled=is_main)
         stack.callback(progress.close)
         if restored is not None:
             progress.write(f"resumed from step {start} of {workdir / 'checkpoints'}")
+        if stop.signum is not None:  # before the first step: nothing new to save
+            raise TrainingStopped(start, stop.signum, checkpoints.directory, saved=False)
         batches = _prefetched(data.batches(start), driver.put_batch,
                               max(1, config.data.prefetch), progress)
         pending, scores, last_logged, last_time = [], None, start, time.perf_counter()
@@ -207,7 +222,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir) -> dict:
             state, metrics = driver.step(state, next(batches))
             pending.append((step, metrics))
             validate_now = _due(step, train.eval_every, train.steps)
-            save_now = validate_now or _due(step, train.checkpoint_every, train.steps)
+            stop_now = stop.reached(step)  # every process asks after every step
+            save_now = (validate_now or stop_now
+                        or _due(step, train.checkpoint_every, train.steps))
             if save_now or _due(step, train.log_every, train.steps):
                 fetched = [(s, {k: float(v) for k, v in m.items()}) for s, m in fetch(pending)]
                 pending = []
@@ -232,6 +249,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir) -> dict:
             if save_now:
                 checkpoints.save(step, state_to_dict(driver.to_replicated(state)), config,
                                  val_psnr)
+            if stop_now:
+                checkpoints.wait_until_finished()
+                raise TrainingStopped(step, stop.signum, checkpoints.directory)
         checkpoints.wait_until_finished()
         if scores is None:  # resumed at the last step: nothing left to train
             scores = validator(_local_variables(driver, state))

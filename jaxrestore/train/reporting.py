@@ -2,11 +2,14 @@
 
 Only process 0 of a multi-host run reports; the others get disabled writers.
 """
+import contextlib
 import json
 import pathlib
 import time
 
 from tqdm import tqdm
+
+from jaxrestore.checkpoints import is_disk_full
 
 METRICS_FILE = "metrics.jsonl"
 TENSORBOARD_DIR = "tensorboard"
@@ -16,11 +19,13 @@ class MetricWriter:
     """Appends `{"step": s, **scalars}` lines to WORKDIR/metrics.jsonl and TensorBoard scalars.
 
     `resume_step`: lines of steps after it (logged by a run killed before its next checkpoint)
-    are dropped, so the file reads as one uninterrupted run.
+    are dropped, so the file reads as one uninterrupted run. A full disk while writing raises
+    `on_disk_full(what)` (an exception; default: the OSError itself); closing never raises.
     """
 
-    def __init__(self, workdir, resume_step: int = 0, enabled: bool = True):
+    def __init__(self, workdir, resume_step: int = 0, enabled: bool = True, on_disk_full=None):
         self.enabled = enabled
+        self._on_disk_full = on_disk_full
         if not enabled:
             return
         from tensorboardX import SummaryWriter  # heavy import, only where it writes
@@ -40,15 +45,35 @@ class MetricWriter:
         if not self.enabled:
             return
         named = {f"{prefix}/{k}": float(v) for k, v in scalars.items()}
-        self._file.write(json.dumps({"step": step, **named}) + "\n")
-        self._file.flush()
+        try:
+            self._file.write(json.dumps({"step": step, **named}) + "\n")
+            self._file.flush()
+        except OSError as error:
+            if self._on_disk_full is None or not is_disk_full(error):
+                raise
+            raise self._on_disk_full(f"writing step {step} to {self.path}") from None
         for name, value in named.items():
             self._tensorboard.add_scalar(name, value, step)
 
     def close(self):
-        if self.enabled:
+        """Closes both files; on a full disk quietly, dropping what could not be written."""
+        if not self.enabled:
+            return
+        with contextlib.suppress(OSError):
             self._file.close()
+        try:
             self._tensorboard.close()
+        except OSError:
+            _abandon(self._tensorboard)
+
+
+def _abandon(summary_writer):
+    """Stops a tensorboardX SummaryWriter whose final flush failed: its event writers are
+    marked closed (so their exit hook does not flush again) and their worker threads end."""
+    for file_writer in summary_writer.all_writers.values():
+        events = file_writer.event_writer
+        events._closed = True
+        events._worker.stop()
 
 
 class Progress:
