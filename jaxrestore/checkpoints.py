@@ -24,6 +24,7 @@ import math
 import pathlib
 import shutil
 import sys
+import threading
 
 import jax
 import jax.experimental.multihost_utils
@@ -203,6 +204,14 @@ def all_finite(tree) -> bool:
     return all(bool(c) for c in jax.device_get(checks))
 
 
+def _join_orbax_threads(timeout: float = 60.0):
+    """Waits for orbax's background threads (the rest of a save whose first write failed)."""
+    for thread in threading.enumerate():
+        orbax_thread = type(thread).__module__.startswith("orbax.")
+        if orbax_thread and thread is not threading.current_thread():
+            thread.join(timeout)
+
+
 class TrainCheckpoints:
     """The checkpoints of one training run, `WORKDIR/checkpoints` (layout above).
 
@@ -213,8 +222,8 @@ class TrainCheckpoints:
     written (the save may still fail); the others are deleted. So a divergence right after a
     save still leaves the last confirmed step to resume from. Saving is asynchronous and takes
     device arrays as they are (orbax writes each from its device); every process of a
-    multi-host run calls every method. While it is open, orbax's noise about failed reads and full disks is
-    silenced (`_quiet_orbax_failures`).
+    multi-host run calls every method. While it is open, orbax's noise about failed reads and
+    full disks is silenced (`_quiet_orbax_failures`).
     """
 
     def __init__(self, directory, keep: int, log=print):
@@ -281,7 +290,9 @@ class TrainCheckpoints:
 
     def disk_full(self, what: str, failed_step: int | None = None) -> DiskFull:
         """The one-line error for a full disk while doing `what`; the half-written
-        `failed_step` (orbax's temporary folder of it) is removed first."""
+        `failed_step` (orbax's temporary folder of it) is removed first, once orbax's other
+        writes of it have ended (they would otherwise fail later, noisily, at exit)."""
+        _join_orbax_threads()
         if failed_step is not None and jax.process_index() == 0:
             for partial in self.directory.glob(f"{failed_step}.orbax-checkpoint-tmp*"):
                 shutil.rmtree(partial, ignore_errors=True)
