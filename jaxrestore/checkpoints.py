@@ -25,6 +25,7 @@ import pathlib
 import shutil
 import sys
 import threading
+import time
 
 import jax
 import jax.experimental.multihost_utils
@@ -205,11 +206,19 @@ def all_finite(tree) -> bool:
 
 
 def _join_orbax_threads(timeout: float = 60.0):
-    """Waits for orbax's background threads (the rest of a save whose first write failed)."""
-    for thread in threading.enumerate():
-        orbax_thread = type(thread).__module__.startswith("orbax.")
-        if orbax_thread and thread is not threading.current_thread():
-            thread.join(timeout)
+    """Waits (up to `timeout` seconds) for orbax's background threads, also those they start:
+    the rest of a save whose first write failed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        running = [thread for thread in threading.enumerate()
+                   if type(thread).__module__.startswith("orbax.")
+                   and thread is not threading.current_thread()]
+        if not running:
+            return
+        try:
+            running[0].join(max(0.0, deadline - time.monotonic()))
+        except Exception:  # orbax's threads re-raise their failure, the one being reported
+            pass
 
 
 class TrainCheckpoints:
@@ -386,7 +395,9 @@ class TrainCheckpoints:
         """Blocks until every pending save is on disk; raises DiskFull if it ran out of space."""
         with self._saving(self._pending):
             self._manager.wait_until_finished()
-        self._pending = None
+        if self._pending is not None:
+            self._pending = None
+            self._prune()  # what was kept only in case the save failed
 
     def close(self):
         try:

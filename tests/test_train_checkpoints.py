@@ -3,6 +3,7 @@ foreign checkpoints are reported, and inference can read what training wrote."""
 import pathlib
 import subprocess
 import sys
+import types
 
 import ml_collections
 import numpy as np
@@ -161,3 +162,20 @@ def test_non_finite_parameters_are_set_aside_on_resume(tmp_path):
         step, _ = manager.restore_latest(_state(0), _config())
     assert step == 1 and any("non-finite" in line for line in lines)
     assert (tmp_path.with_name(tmp_path.name + "_diverged") / "2").is_dir()
+
+
+def test_orbax_noise_is_silenced_only_while_checkpoints_are_open(tmp_path, monkeypatch):
+    """Late 'Event loop is closed' callbacks are dropped inside, everything else passes to the
+    hook in place before, which is back afterwards (the process's hook is not replaced)."""
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", seen.append)
+    closed = types.SimpleNamespace(exc_type=RuntimeError,
+                                   exc_value=RuntimeError("Event loop is closed"))
+    other = types.SimpleNamespace(exc_type=ValueError, exc_value=ValueError("other"))
+    with TrainCheckpoints(tmp_path, 3):
+        sys.unraisablehook(closed)
+        sys.unraisablehook(other)
+    assert seen == [other] and sys.unraisablehook == seen.append
+    _save(tmp_path, [1])
+    checkpoints.load_for_inference(tmp_path)
+    assert sys.unraisablehook == seen.append
