@@ -178,13 +178,18 @@ def test_a_live_holder_is_named_and_its_lock_left_alone(tmp_path):
         sleeper.wait()
 
 
-def test_a_dead_holder_on_this_host_is_taken_over_with_one_line(tmp_path):
+@pytest.mark.parametrize("reaped", [True, False])  # False: a zombie, as under a lax init
+def test_a_dead_holder_on_this_host_is_taken_over_with_one_line(tmp_path, reaped):
     gone = subprocess.Popen(["true"])
-    gone.wait()
+    if reaped:
+        gone.wait()
+    else:
+        os.waitid(os.P_PID, gone.pid, os.WEXITED | os.WNOWAIT)  # exited, still a zombie
     path = _lock_record(tmp_path, workdir_lock.socket.gethostname(), gone.pid)
     lines = []
     with WorkdirLock(tmp_path, log=lines.append):
         assert json.loads(path.read_text())["pid"] == os.getpid()
+    gone.wait()
     assert len(lines) == 1 and f"PID {gone.pid}" in lines[0] and "is not running" in lines[0]
     assert not path.exists() and os.listdir(tmp_path) == []
 
@@ -228,6 +233,15 @@ def test_the_first_signal_asks_for_a_stop_and_leaves_the_second_to_the_system():
         assert signal.getsignal(signal.SIGINT) is signal.SIG_DFL
         assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     assert signal.getsignal(signal.SIGINT) is previous
+
+
+def test_a_signal_the_process_ignores_stays_ignored():  # as `nohup` and background jobs ask
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with StopRequests():
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")  # ml_collections

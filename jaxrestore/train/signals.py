@@ -33,7 +33,8 @@ class TrainingStopped(Exception):
 
 class StopRequests:
     """Context manager: while active, SIGTERM/SIGINT ask for a clean stop (module doc); the
-    previous handlers are restored on exit. Outside the main thread it installs nothing."""
+    previous handlers are restored on exit. Outside the main thread it installs nothing, and
+    a signal the process was told to ignore stays ignored."""
 
     def __init__(self):
         self.signum = None
@@ -44,7 +45,8 @@ class StopRequests:
         if threading.current_thread() is threading.main_thread():
             # multi-host: SIGTERM stays with JAX's preemption notifier
             mine = (signal.SIGINT,) if self._multihost else STOP_SIGNALS
-            self._previous = {s: signal.signal(s, self._received) for s in mine}
+            self._previous = {s: signal.signal(s, self._received) for s in mine
+                              if signal.getsignal(s) is not signal.SIG_IGN}  # e.g. nohup's
         return self
 
     def _received(self, signum, frame):

@@ -37,13 +37,18 @@ class WorkdirBusy(UserError):
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether process `pid` of this host runs (a zombie, which some container init processes
+    never reap, has ended)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # another user's process
         return True
-    return True
+    try:
+        return pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):  # no /proc (not Linux)
+        return True
 
 
 def _describe(record: dict) -> str:
