@@ -279,3 +279,23 @@ def test_help_into_a_closed_pipe_is_quiet():
     finally:
         os.close(write_end)
     assert result.returncode == 0 and result.stderr == "", result.stderr[-2000:]
+
+
+def test_a_signal_before_the_first_step_saves_nothing(folders, tmp_path, monkeypatch):
+    """SIGTERM during model setup: no step is run or saved, the lock and the process's own
+    signal handlers are given back."""
+    from test_train_loop import tiny_config
+
+    build = loop.build_model
+
+    def build_then_signal(model_config):
+        signal.raise_signal(signal.SIGTERM)
+        return build(model_config)
+
+    monkeypatch.setattr(loop, "build_model", build_then_signal)
+    handler = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(TrainingStopped, match="SIGTERM received: nothing new to save after step 0"):
+        loop.train_and_evaluate(tiny_config(folders, "denoise"), tmp_path)
+    assert signal.getsignal(signal.SIGTERM) is handler
+    assert sorted(os.listdir(tmp_path)) == ["checkpoints"]
+    assert os.listdir(tmp_path / "checkpoints") == []

@@ -206,6 +206,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir) -> dict:
         else:
             start = restored[0]
             state = driver.from_replicated(state_from_dict(abstract, restored[1]))
+        if stop.signum is not None:  # before the first step: nothing new to save
+            raise TrainingStopped(start, stop.signum, checkpoints.directory, saved=False)
         writer = MetricWriter(workdir, resume_step=start, enabled=is_main,
                               on_disk_full=checkpoints.disk_full)
         stack.callback(writer.close)
@@ -213,8 +215,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir) -> dict:
         stack.callback(progress.close)
         if restored is not None:
             progress.write(f"resumed from step {start} of {workdir / 'checkpoints'}")
-        if stop.signum is not None:  # before the first step: nothing new to save
-            raise TrainingStopped(start, stop.signum, checkpoints.directory, saved=False)
         batches = _prefetched(data.batches(start), driver.put_batch,
                               max(1, config.data.prefetch), progress)
         pending, scores, last_logged, last_time = [], None, start, time.perf_counter()
