@@ -252,8 +252,9 @@ class TrainCheckpoints:
         return sorted(self._manager.all_steps())
 
     def score(self, step: int) -> float | None:
-        """The validation PSNR stored with `step` (None if it was not validated)."""
+        """The validation PSNR stored with `step` (None if it was not measured)."""
         if step not in self._scores:
+            self.wait_until_finished()  # orbax's reads wait anyway; a failed save is raised here
             try:
                 stored = self._manager.restore(step, args=ocp.args.Composite(
                     **{VALIDATION: ocp.args.JsonRestore()}))[VALIDATION]
@@ -276,6 +277,8 @@ class TrainCheckpoints:
         config and the validation PSNR (None: stored as not measured) as `step`; then applies
         retention. Raises DiskFull if this save or the previous one ran out of space."""
         self.wait_until_finished()  # a failure of the previous save is reported as its own
+        for kept in self.steps():  # read now what retention needs: a read would wait for the save
+            self.score(kept)
         metric = None if val_psnr is None else float(val_psnr)
         with self._saving(step):
             self._manager.save(step, args=ocp.args.Composite(**{

@@ -1,5 +1,7 @@
 """Training checkpoints: keep last N + best, resume from the newest readable step, corrupt or
 foreign checkpoints are reported, and inference can read what training wrote."""
+import errno
+import os
 import pathlib
 import subprocess
 import sys
@@ -11,6 +13,7 @@ import pytest
 
 from jaxrestore import checkpoints
 from jaxrestore.checkpoints import CheckpointError, TrainCheckpoints
+from jaxrestore.errors import DiskFull
 
 
 def _config(**model):
@@ -179,3 +182,26 @@ def test_orbax_noise_is_silenced_only_while_checkpoints_are_open(tmp_path, monke
     _save(tmp_path, [1])
     checkpoints.load_for_inference(tmp_path)
     assert sys.unraisablehook == seen.append
+
+
+def test_a_full_disk_while_saving_is_one_error_and_keeps_the_earlier_steps(tmp_path,
+                                                                           monkeypatch):
+    """The asynchronous save's failure reaches the caller as DiskFull, also after retention
+    has read scores (orbax's reads wait for the save and would raise its error themselves);
+    the half-written step is removed, step 1 stays."""
+    from orbax.checkpoint._src.handlers import json_checkpoint_handler
+
+    _save(tmp_path, [1], psnr={1: 30.0})
+
+    async def no_space(self, item, directory):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with TrainCheckpoints(tmp_path, 3) as manager:
+        monkeypatch.setattr(json_checkpoint_handler.JsonCheckpointHandler, "_save_fn", no_space)
+        manager.save(2, _state(2), _config())  # returns while orbax writes; retention runs
+        assert manager.best_step() == 1
+        with pytest.raises(DiskFull) as error:
+            manager.wait_until_finished()
+    assert str(error.value) == (f"no space left on device while saving step 2 in {tmp_path}; "
+                                "newest complete checkpoint: step 1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["1"]
