@@ -299,3 +299,19 @@ def test_a_signal_before_the_first_step_saves_nothing(folders, tmp_path, monkeyp
     assert signal.getsignal(signal.SIGTERM) is handler
     assert sorted(os.listdir(tmp_path)) == ["checkpoints"]
     assert os.listdir(tmp_path / "checkpoints") == []
+
+
+def test_a_full_disk_under_metrics_jsonl_is_the_given_error(tmp_path):
+    from jaxrestore.train.reporting import MetricWriter
+
+    class FullDisk:
+        def write(self, *text):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        flush = close = write
+
+    writer = MetricWriter(tmp_path, on_disk_full=lambda what: RuntimeError(f"full: {what}"))
+    writer._file = FullDisk()
+    with pytest.raises(RuntimeError, match=f"full: writing step 3 to {tmp_path}/metrics.jsonl"):
+        writer.write(3, {"loss": 1.0})
+    writer.close()  # quietly
