@@ -27,6 +27,7 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
+from jaxrestore import models
 from jaxrestore.errors import CheckpointError
 
 STATE = "state"
@@ -238,6 +239,7 @@ class TrainCheckpoints:
             except Exception as error:  # orbax raises many types for damaged files
                 self._set_aside([step], UNREADABLE, f"is unreadable ({_first_line(error)})")
                 continue
+            saved["model"] = models.stored_model_config(saved.get("model", {}), config.model)
             for section in ("model", "task"):
                 if saved.get(section) != json.loads(json.dumps(config[section].to_dict())):
                     raise CheckpointError(

@@ -14,6 +14,8 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from jaxrestore.errors import EXIT_RULE, EXIT_USAGE, UserError
+
 config_flags.DEFINE_config_file("config", None, "Python config file (get_config()), or the "
                                 "name of a packaged config (e.g. ignn_tiny_x2).",
                                 lock_config=True)
@@ -25,7 +27,7 @@ FLAGS = flags.FLAGS
 PROG = "train.py"
 
 
-def _fail(message: str, code: int = 2):
+def _fail(message: str, code: int = EXIT_USAGE):
     print(f"{PROG}: error: {message}", file=sys.stderr)
     sys.exit(code)
 
@@ -79,7 +81,7 @@ def usage() -> str:
 
     return (f"usage: {PROG} --config CONFIG --workdir DIR [--config.section.field=value ...]\n\n"
             f"{__doc__.strip()}\n{FLAGS.module_help(__name__)}\n\n"
-            f"Packaged configs: {', '.join(configs.names())}")
+            f"Packaged configs: {', '.join(configs.names())}\n\n{EXIT_RULE}")
 
 
 def parse_flags(argv):
@@ -101,8 +103,6 @@ def parse_flags(argv):
 
 
 def main(argv):
-    from jaxrestore.errors import UserError
-
     if len(argv) > 1:
         _fail(f"unexpected arguments: {' '.join(argv[1:])}")
     if not FLAGS["verbosity"].present:
@@ -117,7 +117,7 @@ def main(argv):
     try:
         train_and_evaluate(FLAGS.config, FLAGS.workdir)
     except UserError as error:
-        _fail(str(error), 1)
+        _fail(str(error), error.exit_code)
     except KeyboardInterrupt:
         _fail(f"interrupted; rerun the same command to resume from the newest checkpoint in "
               f"{pathlib.Path(FLAGS.workdir) / 'checkpoints'}", 130)
