@@ -11,11 +11,12 @@ LAYERS = (
     ("jaxrestore", "jaxrestore.errors", "jaxrestore.ops", "jaxrestore.metrics",
      "jaxrestore.figures"),
     ("jaxrestore.models",),
-    ("jaxrestore.data", "jaxrestore.checkpoints"),
-    ("jaxrestore.protocol", "jaxrestore.tasks", "jaxrestore.configs"),
+    ("jaxrestore.data", "jaxrestore.checkpoints", "jaxrestore.weights"),
+    ("jaxrestore.protocol", "jaxrestore.tasks", "jaxrestore.configs", "jaxrestore.convert",
+     "jaxrestore.convert_dncnn", "jaxrestore.architectures"),
     ("jaxrestore.config", "jaxrestore.evaluate", "jaxrestore.reports"),
     ("jaxrestore.train", "jaxrestore.inference", "jaxrestore.restore_files"),
-    ("jaxrestore.export", "jaxrestore.convert"),
+    ("jaxrestore.export",),
     ("jaxrestore.cli",),
 )
 
