@@ -57,15 +57,19 @@ def stored_model_config(stored: dict, fields) -> dict:
 
 def _with_scale(model_config, scale: int | None):
     """(model file, its config section with `scale` set where the class has that field).
-    `scale` None: the section's own (a bare network's), else 1."""
+    `scale` None: the section's own (a bare network's), else 1 for a model without a scale."""
     module = _module(model_config)
     config = dict(model_config.items())
     stored = config.pop("scale", None)
+    has_scale = "scale" in {f.name for f in dataclasses.fields(module.MODULE)}
+    if scale is None and stored is None and has_scale:
+        raise ConfigError(f"model {config.get('name')!r} takes the task's scale: "
+                          "build_model(model_config, task.scale)")
     scale = (stored or 1) if scale is None else scale
     if stored is not None and stored != scale:
         raise ConfigError(f"task.scale={scale} but the model upscales x{stored} (model.scale); "
                           "change both, or use a config made for the task")
-    if "scale" in {f.name for f in dataclasses.fields(module.MODULE)}:
+    if has_scale:
         config["scale"] = scale
     elif scale != 1:
         raise ConfigError(f"model {config.get('name')!r} keeps the image size; it cannot "
