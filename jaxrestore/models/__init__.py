@@ -36,8 +36,9 @@ __all__ = ["BATCH_STATS", "DERIVED", "DTYPES", "MODELS", "Signature", "apply_for
            "signature", "stored_model_config", "wide_dtype"]
 MODELS = {"ignn": ignn, "magn": magn, "dncnn": dncnn}
 # Fields a stored checkpoint config may lack, at the value it was trained with: MAGN and DnCNN
-# configs held no `dtype` before it became a field of every config.
-STORED_DEFAULTS = {"dtype": "float32"}
+# configs held no `dtype` before it became a field of every config, MAGN none of
+# `residual_base` before demosaicing could refine the bilinear estimate.
+STORED_DEFAULTS = {"dtype": "float32", "residual_base": "input"}
 
 
 def _module(model_config):
