@@ -1,6 +1,6 @@
 """Jitted, warm forward time and peak memory of the full IGNN ×2 model (random weights).
 
-    python bench/ignn_forward.py [--sizes 64 128] [--repeats 5] [--config configs/ignn_x2.py]
+    python bench/ignn_forward.py [--sizes 64 128] [--repeats 5] [--config ignn_x2]
                                  [--no-graph] [--conv-algorithm {direct,winograd,auto}]
 
 Each LR size runs in its own subprocess so that its peak resident memory (ru_maxrss, which
@@ -40,7 +40,7 @@ def measure(size: int, repeats: int, config_path: str, use_graph: bool,
     config.model.use_graph = use_graph
     if conv_algorithm:
         config.model.conv_algorithm = conv_algorithm
-    model = build_model(config.model)
+    model = build_model(config.model, config.task.scale)
     shapes = jax.eval_shape(lambda x: model.init(jax.random.key(0), x),
                             jax.ShapeDtypeStruct((1, 32, 32, 3), jnp.float32))
     rng = np.random.default_rng(0)
@@ -62,7 +62,7 @@ def measure(size: int, repeats: int, config_path: str, use_graph: bool,
         times.append(time.perf_counter() - start)
     return {
         "bench": "ignn_forward", "config": pathlib.Path(config_path).stem,
-        "use_graph": use_graph, "conv_algorithm": config.model.conv_algorithm, "lr_size": size, "sr_size": size * config.model.scale,
+        "use_graph": use_graph, "conv_algorithm": config.model.conv_algorithm, "lr_size": size, "sr_size": size * config.task.scale,
         "threads": os.cpu_count(),
         "time_s": float(np.median(times)), "times_s": [round(t, 3) for t in times],
         "compile_s": round(compile_s, 1),
@@ -76,7 +76,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128], help="LR sizes")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs after a warm-up")
-    parser.add_argument("--config", default=str(REPO / "configs" / "ignn_x2.py"))
+    parser.add_argument("--config", default="ignn_x2",
+                        help="packaged config name or config file (default ignn_x2)")
     parser.add_argument("--no-graph", action="store_true",
                         help="time the trunk alone (model.use_graph=False)")
     parser.add_argument("--conv-algorithm", choices=CONV_ALGORITHMS,

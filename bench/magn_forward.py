@@ -37,10 +37,10 @@ import time
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # this checkout's jaxrestore, not an installed copy
 CONFIGS = {
-    "magn": "magn_denoise_gray_s25.py",
-    "magn_tiny": "magn_tiny_denoise_gray_s25.py",
-    "dncnn": "dncnn_denoise_gray_s25.py",
-    "dncnn_tiny": "dncnn_tiny_denoise_gray_s25.py",
+    "magn": "magn_denoise_gray_s25",
+    "magn_tiny": "magn_tiny_denoise_gray_s25",
+    "dncnn": "dncnn_denoise_gray_s25",
+    "dncnn_tiny": "dncnn_tiny_denoise_gray_s25",
 }
 GRAPHS = ("element_graph", "block_graph")
 DEFAULT_MODELS = ["magn_tiny", "dncnn_tiny", "magn_tiny_element_graph", "magn_tiny_block_graph",
@@ -71,7 +71,7 @@ def build(name: str, sizes):
     from jaxrestore.models.magn import BlockGraph, ElementGraph
 
     base, graph, element_graph = parse_model(name)
-    config = configs.load(str(REPO / "configs" / CONFIGS[base]))
+    config = configs.load(CONFIGS[base])
     if element_graph:
         config.model.element_graph = element_graph
     m = config.model

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrestore import configs, evaluate, protocol
+from jaxrestore import configs, evaluate, tasks
 from jaxrestore.inference import Restorer, load_checkpoint
 from jaxrestore.models import build_model
 
@@ -31,7 +31,7 @@ ROWS = (("ignn_tiny_x2", "Set5"), ("edsr_tiny_x2", "Set5"), ("magn_tiny_s25", "S
 
 def score_both(checkpoint: pathlib.Path, data: pathlib.Path) -> dict:
     config, variables = load_checkpoint(checkpoint)
-    task = protocol.task_from_config(config.task)
+    task = tasks.task_from_config(config.task).at_level()
     images = evaluate.FolderImages(data, task.channels)
     outputs, scores = {}, {}
     for dtype in ("float32", "bfloat16"):
@@ -56,7 +56,7 @@ def full_ignn(reference: pathlib.Path) -> dict:
     for dtype in ("float32", "bfloat16"):
         config = configs.load("ignn_x2")
         config.model.dtype = dtype
-        model = build_model(config.model)
+        model = build_model(config.model, config.task.scale)
         variables = jax.jit(model.init)(jax.random.key(0), lr)
         outputs[dtype] = np.asarray(jax.jit(model.apply)(variables, lr), np.float64)
     diff = outputs["bfloat16"] - outputs["float32"]

@@ -21,7 +21,8 @@ import numpy as np
 
 from jaxrestore import configs
 from jaxrestore.inference import Restorer
-from jaxrestore.models import apply_unit_range, build_model, signature
+from jaxrestore.config import model_signature
+from jaxrestore.models import apply_unit_range, build_model
 from jaxrestore.ops.tiling import plan_tiles, tiled_apply
 
 
@@ -29,8 +30,8 @@ def models(name: str, tile: int, overlap: int, tile_batch: int):
     """(jitted single-batch forward in [0, 1], batched Restorer, input channels, scale) for the
     packaged config `name`, randomly initialised."""
     config = configs.load(name)
-    channels = signature(config.model).in_channels
-    module = build_model(config.model)
+    channels = model_signature(config).in_channels
+    module = build_model(config.model, model_signature(config).scale)
     example = np.zeros((1, tile, tile, channels), np.float32)
     variables = jax.jit(module.init)(jax.random.key(0), example)
     pixel_range = config.model.pixel_range

@@ -2,8 +2,8 @@
 
     python bench/train_step.py [--cases tiny:8:48 tiny:8:96 full:1:96] [--steps 7]
 
-A case is `model:batch:crop`: model 'tiny' (configs/ignn_tiny_x2.py) or 'full'
-(configs/ignn_x2.py), crop the HR side in pixels (LR = crop / 2; the model computes its son
+A case is `model:batch:crop`: model 'tiny' (config ignn_tiny_x2) or 'full'
+(ignn_x2), crop the HR side in pixels (LR = crop / 2; the model computes its son
 image from the LR itself). Each case compiles IGNN and its twin (the same config with
 `model.use_graph=False`: the EDSR trunk) in one process and alternates their steps, so both
 see the same machine load. A step is jitted: the L1 loss of `module.apply(variables, lr)`
@@ -183,8 +183,8 @@ def run_case(case: str, steps: int) -> list[dict]:
     steppers = []
     for use_graph in (False, True):
         config.model.use_graph = use_graph
-        steppers.append(Stepper(build_model(config.model), int(batch), int(crop),
-                                config.model.pixel_range))
+        module = build_model(config.model, config.task.scale)
+        steppers.append(Stepper(module, int(batch), int(crop), config.model.pixel_range))
     for _ in range(steps):
         for stepper in steppers:
             wall, cpu = stepper.step()

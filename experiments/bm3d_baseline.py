@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from jaxrestore import evaluate, protocol, reports
+from jaxrestore import evaluate, reports, tasks
 from jaxrestore.errors import UserError
 
 
@@ -27,7 +27,7 @@ def bm3d_denoise(noisy: np.ndarray, sigma: float) -> np.ndarray:
 def run(data, sigma: float, out_dir=None, progress: bool = True) -> dict:
     """Scores BM3D and the noisy input on every grey image under `data` with
     `jaxrestore.evaluate.evaluate` (methods 'baseline' = noisy input, 'model' = BM3D)."""
-    task = protocol.Task("denoise", channels=1, sigma=float(sigma))
+    task = tasks.Denoise(channels=1, sigma=float(sigma))
     start = time.perf_counter()
 
     def report(name, degraded, restored, row):

@@ -37,7 +37,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from jaxrestore import evaluate, protocol  # noqa: E402
+from jaxrestore import evaluate, protocol, tasks  # noqa: E402
 from jaxrestore.errors import UserError  # noqa: E402
 from jaxrestore.inference import load_checkpoint  # noqa: E402
 from jaxrestore.models import build_model  # noqa: E402
@@ -174,8 +174,9 @@ def probe(checkpoint, data, variants=None, seed: int = 0):
     """Yields one result dict per variant (module doc) for the checkpoint on the images of
     `data` (a folder or a list of image paths)."""
     config, variables = load_checkpoint(checkpoint)
-    model = build_model(config.model)
-    task = protocol.task_from_config(config.task, hardest=True)
+    trained = tasks.task_from_config(config.task)
+    model = build_model(config.model, trained.scale)
+    task = trained.at_level(hardest=True)
     if config.model.name == "ignn":
         if not model.use_graph:
             raise UserError(f"{checkpoint} is an IGNN without its graph (use_graph=False)")

@@ -2,7 +2,13 @@
 
 Layout: `jaxrestore.ops` (pure array functions), `jaxrestore.metrics`, `jaxrestore.data`
 (degradations and input pipelines), `jaxrestore.models` (Flax linen modules),
-`jaxrestore.train` (optax loop, data parallelism, orbax checkpoints).
+`jaxrestore.tasks` (one object per restoration task), `jaxrestore.train` (optax loop, data
+parallelism), `jaxrestore.checkpoints` (orbax checkpoints), `jaxrestore.inference`,
+`jaxrestore.cli` (the commands).
 """
+import importlib.metadata
 
-__version__ = "0.1.0"
+try:
+    __version__ = importlib.metadata.version("jaxrestore")  # pyproject.toml's, once installed
+except importlib.metadata.PackageNotFoundError:  # a checkout on sys.path, not installed
+    __version__ = "0+unknown"

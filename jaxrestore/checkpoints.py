@@ -33,6 +33,7 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
+from jaxrestore import models
 from jaxrestore.errors import CheckpointError, DiskFull
 
 STATE = "state"
@@ -347,6 +348,7 @@ class TrainCheckpoints:
         def read(step):
             saved = self._manager.restore(step, args=ocp.args.Composite(
                 **{CONFIG: ocp.args.JsonRestore()}))[CONFIG]
+            saved["model"] = models.stored_model_config(saved.get("model", {}), config.model)
             for section in ("model", "task"):
                 if saved.get(section) != json.loads(json.dumps(config[section].to_dict())):
                     raise CheckpointError(

@@ -1,72 +1,77 @@
 """The rules a run config must satisfy, checked before any data is read or model built.
 
-`check_config(config)` raises `ConfigError` with one line naming the fields at fault. The model
-section is the source of truth for what the network maps (`jaxrestore.models.signature`:
-channels, scale); the task section must agree with it, and the data section with both (crop
-sizes). The sections themselves are documented in `jaxrestore/configs/common.py`.
+`check_config(config)` parses the task (`jaxrestore.tasks`) and raises `ConfigError` with one
+line naming the fields at fault. The model section says what the network maps
+(`jaxrestore.models.signature`: channels; the scale is the task's); the task must agree with
+it, and the data section with both (crop sizes). The training section's rules live with the trainer
+(`jaxrestore.train.checks`). The sections themselves are documented in
+`jaxrestore/configs/common.py`.
 """
-from jaxrestore import models, protocol
+from jaxrestore import models, tasks
 from jaxrestore.data.sources import SOURCES
 from jaxrestore.errors import ConfigError, InputError
-from jaxrestore.train.losses import LOSSES
-from jaxrestore.train.optim import OPTIMIZERS, SCHEDULES
-from jaxrestore.train.parallel import DRIVERS
 
 SECTIONS = ("model", "task", "data", "train")
 
 
-def check_config(config) -> None:
-    """Raises ConfigError (one line) for a config that cannot train or evaluate (module doc)."""
+def check_config(config, task=None):
+    """The config's task (parsed here unless given) after checking the model, task and data
+    sections; ConfigError (one line) for a config that cannot train or evaluate (module doc)."""
     missing = [s for s in SECTIONS if s not in config]
     if missing:
         raise ConfigError(f"the config has no {', '.join(missing)} section")
-    signature = check_model_and_task(config)
-    _check_data(config, signature)
-    _check_train(config.train)
+    task = parse_task(config.task) if task is None else task
+    signature = check_model_and_task(config.model, task)
+    _check_data(config, task, signature)
+    return task
 
 
-def check_model_and_task(config) -> models.Signature:
-    """Checks the model fields and that the task is one the model restores, with its channels
-    and scale; returns the model's Signature. (What a checkpoint's config must satisfy.)"""
-    signature = models.signature(config.model)
-    task, name = config.task, config.model.name
-    if task.name not in protocol.TASKS:
-        raise ConfigError(f"unknown task.name {task.name!r}; known: {', '.join(protocol.TASKS)}")
-    if task.name not in signature.tasks:
-        raise ConfigError(f"model {name!r} restores {', '.join(signature.tasks)}, not "
-                          f"task.name {task.name!r}")
-    if task.channels not in (1, 3):
-        raise ConfigError(f"task.channels must be 1 or 3, got {task.channels}")
-    channels = 3 if task.name == "demosaic" else task.channels
-    if (signature.in_channels, signature.out_channels) != (channels, channels):
-        raise ConfigError(
-            f"task {task.name!r} with task.channels={task.channels} needs a model with "
-            f"{channels} input and output channels; model {name!r} maps "
-            f"{signature.in_channels} to {signature.out_channels}")
-    if task.name == "sr" and task.scale != signature.scale:
-        raise ConfigError(f"task.scale={task.scale} but the model upscales x{signature.scale} "
-                          f"(model.scale); change both, or use a config made for x{task.scale}")
+def parse_task(task_config, known: dict | None = None):
+    """The task of a config's `task` section (`jaxrestore.tasks.task_from_config`), its
+    mistakes as ConfigError."""
     try:
-        protocol.task_from_config(task, hardest=True)
+        task = tasks.task_from_config(task_config, known)
+        task.at_level(hardest=True)
     except InputError as error:
         raise ConfigError(f"task: {error}") from None
+    return task
+
+
+def model_signature(config) -> models.Signature:
+    """The `Signature` of a run config's model at its task's scale."""
+    return models.signature(config.model, parse_task(config.task).scale)
+
+
+def check_model_and_task(model_config, task) -> models.Signature:
+    """Checks the model fields and that the model maps `task`'s channels at the task's scale;
+    returns the model's Signature. (What a checkpoint's config must satisfy.)"""
+    signature = models.signature(model_config, task.scale)
+    name = model_config.name
+    if (signature.in_channels, signature.out_channels) != (task.in_channels, task.out_channels):
+        channels = (f"{task.in_channels} input and output" if task.in_channels == task.out_channels
+                    else f"{task.in_channels} input and {task.out_channels} output")
+        raise ConfigError(
+            f"task {task.name!r} with task.channels={task.channels} needs a model with "
+            f"{channels} channels; model {name!r} maps {signature.in_channels} to "
+            f"{signature.out_channels}")
     return signature
 
 
-def _positive_int(value) -> bool:
+def positive_int(value) -> bool:
+    """A config value that is a positive int (not a bool)."""
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
-def _check_data(config, signature: models.Signature) -> None:
-    data, task = config.data, config.task
+def _check_data(config, task, signature: models.Signature) -> None:
+    data = config.data
     if data.source not in SOURCES:
         raise ConfigError(f"unknown data.source {data.source!r}; known: {', '.join(SOURCES)}")
     if data.source == "folder" and not str(data.train_path).strip():
         raise ConfigError("data.source='folder' needs data.train_path (folders, comma separated)")
     for field in ("patch_size", "batch_size"):
-        if not _positive_int(data[field]):
+        if not positive_int(data[field]):
             raise ConfigError(f"data.{field} must be a positive integer, got {data[field]!r}")
-    scale = task.scale if task.name == "sr" else 1
+    scale = task.scale
     if data.patch_size % scale:
         raise ConfigError(f"data.patch_size={data.patch_size} is not a multiple of the scale "
                           f"{scale}")
@@ -76,20 +81,3 @@ def _check_data(config, signature: models.Signature) -> None:
             f"inputs; model {config.model.name!r} needs at least {signature.min_size} px")
     if data.num_workers < 0 or data.prefetch < 0:
         raise ConfigError("data.num_workers and data.prefetch must be >= 0")
-
-
-def _check_train(train) -> None:
-    for field, known in (("loss", LOSSES), ("schedule", SCHEDULES), ("optimizer", OPTIMIZERS),
-                         ("parallel", DRIVERS)):
-        if train[field] not in known:
-            raise ConfigError(f"unknown train.{field} {train[field]!r}; known: "
-                              f"{', '.join(known)}")
-    for field in ("steps", "log_every", "keep_checkpoints"):
-        if not _positive_int(train[field]):
-            raise ConfigError(f"train.{field} must be a positive integer, got {train[field]!r}")
-    for field in ("eval_every", "checkpoint_every"):
-        if train[field] < 0:
-            raise ConfigError(f"train.{field} must be >= 0 (0: only at the last step), "
-                              f"got {train[field]}")
-    if not train.learning_rate > 0:
-        raise ConfigError(f"train.learning_rate must be > 0, got {train.learning_rate}")

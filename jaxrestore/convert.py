@@ -1,5 +1,5 @@
 """Convert original IGNN PyTorch checkpoints to jaxrestore checkpoints (the library side of
-`jaxrestore convert ignn IGNN_x2.pth OUT_DIR [--config configs/ignn_x2.py]`, jaxrestore/cli).
+`jaxrestore convert ignn IGNN_x2.pth OUT_DIR [--config ignn_x2]`, jaxrestore/cli).
 
 Reads a state_dict from `.pth` (torch's zip or legacy layout, without torch and without running
 pickled code: `jaxrestore.weights.pth`), `.safetensors` or `.npz` (NumPy arrays keyed by the
@@ -141,8 +141,10 @@ def convert_ignn(state: dict, config: ml_collections.ConfigDict | None = None):
         model_config = infer_ignn_config(state, **{
             key: value for key, value in config.model.items()
             if key not in fields and key != "name"})
-        wrong = [f"{key}={config.model.get(key)!r} (weights: {model_config[key]!r})"
-                 for key in fields if config.model.get(key) != model_config[key]]
+        # a run config's scale is its task's (a bare model section may hold its own)
+        given = {"scale": config.get("task", {}).get("scale"), **config.model}
+        wrong = [f"{key}={given.get(key)!r} (weights: {model_config[key]!r})"
+                 for key in fields if given.get(key) != model_config[key]]
         if wrong:
             raise ConversionError("config does not match the weights: " + ", ".join(wrong))
 

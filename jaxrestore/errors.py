@@ -1,14 +1,28 @@
 """User-facing errors: a mistake the user can fix, reported by the command-line tools as one line.
 
 Every class here derives from `UserError`; the CLIs print `prog: error: <message>` for it and
-exit non-zero, with no traceback. Messages name what is wrong in the library's own terms (config
-fields, paths, image shapes), never command-line flags: the CLIs add those where it helps.
-Anything else that escapes is a bug and keeps its traceback.
+exit with its `exit_code`, with no traceback. Messages name what is wrong in the library's own
+terms (config fields, paths, image shapes), never command-line flags: the CLIs add those where
+it helps. Anything else that escapes is a bug and keeps its traceback.
+
+Exit codes, one rule for every command (stated in each --help): 0 success; 2 a usage mistake
+(bad flags, config, paths or inputs given by the user: `EXIT_USAGE`, every UserError but the
+runtime ones); 1 a runtime failure (training diverged, some files could not be restored:
+`EXIT_RUNTIME`: training diverged, a full disk, a work directory in use, files that could not
+be restored); 130 interrupted by SIGINT, 143 by SIGTERM (train saves the step first).
 """
+
+EXIT_USAGE = 2
+EXIT_RUNTIME = 1
+EXIT_RULE = ("exit status: 0 done; 2 a usage mistake (bad flag, config, path or input); "
+             "1 a runtime failure (e.g. training diverged, a file could not be restored); "
+             "130/143 interrupted by SIGINT/SIGTERM")
 
 
 class UserError(ValueError):
     """A mistake the user can fix (bad path, option, image or config); one-line message."""
+
+    exit_code = EXIT_USAGE
 
 
 class ConfigError(UserError):
@@ -34,6 +48,10 @@ class CheckpointError(UserError):
 class TrainingDiverged(UserError):
     """Training stopped at a non-finite loss; the message names the step it can resume from."""
 
+    exit_code = EXIT_RUNTIME
+
 
 class DiskFull(UserError):
     """No space left on the device (or quota) while writing; the message names what is kept."""
+
+    exit_code = EXIT_RUNTIME

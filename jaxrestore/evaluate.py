@@ -46,7 +46,7 @@ class FolderImages(Sequence):
         return path.stem, io.read_image(path, self.channels)
 
 
-def score_degraded(name: str, degraded: protocol.Degraded, task: protocol.Task,
+def score_degraded(name: str, degraded: protocol.Degraded, task,
                    restore: Restore | None = None, on_image: OnImage | None = None) -> dict:
     """One row of the results: the baseline's and (with `restore`) the model's scores."""
     row = {"name": name, "size": list(degraded.target.shape[:2]),
@@ -63,11 +63,12 @@ def score_degraded(name: str, degraded: protocol.Degraded, task: protocol.Task,
     return row
 
 
-def evaluate(images: Iterable[tuple[str, np.ndarray]], task: protocol.Task,
+def evaluate(images: Iterable[tuple[str, np.ndarray]], task,
              restore: Restore | None = None, on_image: OnImage | None = None,
              progress: bool = False) -> dict:
     """Degrades each (name, uint8 ground truth) by `task`'s protocol, restores it and scores it
-    (module doc); `on_image(name, degraded, restored, row)` is called after each image."""
+    (module doc); `task` is a `jaxrestore.tasks` task at one level; `on_image(name, degraded,
+    restored, row)` is called after each image."""
     rows = [score_degraded(name, protocol.degrade(image, task), task, restore, on_image)
             for name, image in tqdm(images, desc="images", unit="img", disable=not progress,
                                     file=sys.stderr)]

@@ -43,9 +43,9 @@ import jax
 import jax.numpy as jnp
 from jax import export as jax_export
 
+from jaxrestore.config import model_signature
 from jaxrestore.errors import UserError
 from jaxrestore.inference import Restorer, conv_algorithm, load_checkpoint
-from jaxrestore.models import signature
 
 MANIFEST = "manifest.json"
 
@@ -65,7 +65,7 @@ def _forward(config, variables, platforms, self_ensemble: bool):
 def _artifacts(lower, symbolic: tuple, config, sizes, batch: int, extension: str) -> dict:
     """{file name: lower(input shape)}: one artifact for the `symbolic` (batch, height, width)
     when the model's shapes allow it, else one per (height, width) in `sizes`."""
-    channels = signature(config.model).in_channels
+    channels = model_signature(config).in_channels
     try:
         return {f"restorer.{extension}": lower((*symbolic, channels))}
     except (jax.errors.InconclusiveDimensionOperation, TypeError, ValueError):
@@ -144,7 +144,7 @@ def write(exported: dict, out_dir, config, platforms, self_ensemble: bool) -> pa
     out.mkdir(parents=True, exist_ok=True)
     for name, artifact in exported.items():
         (out / name).write_bytes(_serialize(artifact))
-    model = signature(config.model)
+    model = model_signature(config)
     manifest = {
         "format": "onnx" if any(name.endswith(".onnx") for name in exported) else "jax.export",
         "model": config.model.name, "task": config.task.to_dict(), "scale": model.scale,

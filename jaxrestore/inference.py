@@ -34,7 +34,9 @@ How an image reaches the model:
    up to the next multiple of `bucket` in height and width, restored, and cropped back.
    Reflection keeps a Bayer mosaic's RGGB phase. Up to `batch_size` equal-bucket images are
    stacked into one batch, its size rounded up to a power of two (missing entries are zeros
-   and are dropped). `bucket=1` means exact sizes (the whole-image protocol of the papers).
+   and are dropped). `bucket=1` (the default) means exact sizes, the whole-image protocol of
+   the papers and of `eval score`, so the Python API gives its pixels; `eval restore` uses 32
+   (a bounded number of compilations for a stream of sizes, borders slightly different).
 3. Self-ensemble (x8): `jaxrestore.ops.ensemble.self_ensemble` inside the same jitted
    function, so it adds no compilation; each dihedral copy of IGNN's LR gets its own son.
 
@@ -57,8 +59,7 @@ import numpy as np
 from tqdm import tqdm
 
 from jaxrestore import checkpoints
-from jaxrestore.config import check_model_and_task
-from jaxrestore.data import degradations
+from jaxrestore.config import check_model_and_task, parse_task
 from jaxrestore.errors import CheckpointError, InputError, UserError
 from jaxrestore.models import DTYPES, apply_unit_range, build_model, signature
 from jaxrestore.ops.color import rgb_to_luma
@@ -73,7 +74,7 @@ def load_checkpoint(directory, log=None):
     workdir (see `jaxrestore.checkpoints.load_for_inference`); the config is checked."""
     config, variables, _ = checkpoints.load_for_inference(directory, log)
     try:
-        check_model_and_task(config)
+        check_model_and_task(config.model, parse_task(config.task))
     except UserError as error:
         raise CheckpointError(f"checkpoint {directory} holds an unusable config: "
                               f"{error}") from None
@@ -117,6 +118,7 @@ class Restorer:
 
     Attributes:
       config: the run config (`model` builds the network, `task` says what it restores).
+      task: the `jaxrestore.tasks` task parsed from config.task.
       scale: output size / input size (the SR scale, 1 for other tasks).
       channels: channels of the model's input images.
       traces: how many times the jitted forward has been traced (= compiled).
@@ -126,7 +128,7 @@ class Restorer:
     """
 
     def __init__(self, config, variables, *, tile: int | None = None, overlap: int = 32,
-                 bucket: int = 32, batch_size: int = 8, tile_batch: int = 8,
+                 bucket: int = 1, batch_size: int = 8, tile_batch: int = 8,
                  self_ensemble: bool = False, dtype: str | None = None,
                  platforms: Sequence[str] | None = None):
         config = config.copy_and_resolve_references()
@@ -137,11 +139,11 @@ class Restorer:
         self.conv_algorithm = conv_algorithm(config.model, platforms)
         if "conv_algorithm" in config.model:
             config.model.conv_algorithm = self.conv_algorithm
-        task = config.task
+        task = parse_task(config.task)
         self.config = config
-        self.task_name = task.name
-        self.scale = int(task.scale) if task.name == "sr" else 1
-        self.channels = 3 if task.name == "demosaic" else int(task.channels)
+        self.task = task
+        self.scale = task.scale
+        self.channels = task.in_channels
         if bucket < 1 or batch_size < 1 or tile_batch < 1:
             raise InputError("bucket, batch_size and tile_batch must be positive")
         if tile is not None:
@@ -149,16 +151,18 @@ class Restorer:
                 raise InputError(f"tile ({tile}) must be a positive multiple of bucket ({bucket})")
             if not 0 <= overlap < tile:
                 raise InputError(f"overlap ({overlap}) must be in [0, tile={tile})")
-            if task.name == "demosaic" and (tile % 2 or overlap % 2):
-                raise InputError("demosaicing needs an even tile and overlap (RGGB phase)")
-        if self_ensemble and task.name == "demosaic":
-            raise InputError("self-ensemble would change the Bayer pattern; not for demosaicing")
+            if tile % task.alignment or overlap % task.alignment:
+                raise InputError(f"{task.name} needs tile and overlap multiples of "
+                                 f"{task.alignment} (e.g. the RGGB phase)")
+        if self_ensemble and not task.self_ensemble:
+            raise InputError(f"self-ensemble would change the {task.name} input (e.g. the Bayer "
+                             "pattern); not for this task")
         self.tile, self.overlap, self.bucket = tile, overlap, bucket
         self.batch_size, self.tile_batch = batch_size, tile_batch
         self.self_ensemble = self_ensemble
         self.traces = 0
-        self._module = build_model(config.model)
-        self._min_size = signature(config.model).min_size
+        self._module = build_model(config.model, task.scale)
+        self._min_size = signature(config.model, task.scale).min_size
         self._pixel_range = float(config.model.pixel_range)
         self._variables = jax.device_put(variables)
         self._forward = jax.jit(self._forward_impl)
@@ -218,8 +222,8 @@ class Restorer:
         """An HxW / HxWxC uint8, uint16 or float [0, 1] image → the model's float32 input
         (H, W, channels) in [0, 1], by the colour rule of the module docstring."""
         x = _unit_image(image).astype(np.float32)
-        if self.task_name == "demosaic":
-            return degradations.mosaic_to_masked(x) if x.shape[-1] == 1 else x
+        if not self.task.colour_rule:
+            return self.task.model_input(x)
         if x.shape[-1] == self.channels:
             return x
         if self.channels == 3:
@@ -230,7 +234,7 @@ class Restorer:
         """The model's output for `image` → float32 in [0, 1] in the input's colour mode."""
         channels = _unit_image(image).shape[-1]
         output = np.clip(output, 0.0, 1.0)
-        if self.task_name != "demosaic" and channels != self.channels:
+        if self.task.colour_rule and channels != self.channels:
             if channels == 1:
                 output = rgb_to_luma(output)
             else:  # the model restored the luma; the chroma is the input's
@@ -278,8 +282,8 @@ class Restorer:
         on the device (module docstring, step 1)."""
         n, h, w, _ = x.shape
         s = self.scale
-        if self.task_name == "demosaic":  # tiles must start on even rows/columns
-            x, _ = pad_to_multiple(x, 2, mode="reflect")
+        if self.task.alignment > 1:  # tiles must start on aligned rows/columns (RGGB phase)
+            x, _ = pad_to_multiple(x, self.task.alignment, mode="reflect")
         plan = plan_tiles(x.shape[1], x.shape[2], self.tile, self.overlap, s)
         jobs = [(image, index) for image in range(n) for index in range(len(plan))]
         out = None

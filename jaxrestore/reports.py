@@ -34,11 +34,12 @@ def check_output_folder(out_dir, overwrite: bool) -> None:
                          "output folder or allow overwriting")
 
 
-def header(task: protocol.Task, data, checkpoint=None, inference: str | None = None,
-           tiled_images: int = 0) -> dict:
-    """The protocol entry of results.json."""
-    return {"task": task.name, "channels": task.channels, "scale": task.scale,
-            "sigma": task.sigma, "quality": task.quality, "description": task.describe(),
+def header(task, data, checkpoint=None, inference: str | None = None,
+           tiled_images: int = 0, model: str | None = None) -> dict:
+    """The protocol entry of results.json (`model`: the restoring model's display name)."""
+    return {"task": task.name, "model": model, "channels": task.channels, "scale": task.scale,
+            "sigma": getattr(task, "sigma", None), "quality": getattr(task, "quality", None),
+            "description": task.describe(),
             "baseline": task.baseline_name, "data": str(data),
             "checkpoint": None if checkpoint is None else str(checkpoint),
             "inference": inference, "tiled_images": tiled_images}
@@ -48,7 +49,7 @@ class ImageWriter:
     """`on_image` hook of `jaxrestore.evaluate.evaluate`: writes restored/<name>.png and, for
     the first `figure_count` images, figures/<name>.png into `out_dir`."""
 
-    def __init__(self, out_dir, task: protocol.Task, figure_count: int = 3):
+    def __init__(self, out_dir, task, figure_count: int = 3):
         self.out = pathlib.Path(out_dir)
         self.task = task
         self.figures_left = figure_count
@@ -64,17 +65,17 @@ class ImageWriter:
             figures.side_by_side(panels, box).save(path)
 
 
-def _figure_panels(degraded: protocol.Degraded, restored, task: protocol.Task, row: dict):
+def _figure_panels(degraded: protocol.Degraded, restored, task, row: dict):
     """(label, uint8 image) columns: input, baseline (when it is not the input), ours, GT."""
     shown = degraded.shown
-    if task.name == "sr":  # show the LR pixels at the HR size
+    if task.scale > 1:  # show the LR pixels at the HR size
         shown = np.repeat(np.repeat(shown, task.scale, 0), task.scale, 1)
     baseline = unit_to_uint8(degraded.baseline)
 
     def label(name, key):
         return f"{name} {row[key]['psnr']:.2f} dB" if key in row else name
 
-    same_as_input = task.name in ("denoise", "jpeg")
+    same_as_input = task.baseline_is_input
     panels = [(label("input", "baseline") if same_as_input else "input", shown)]
     if not same_as_input:
         panels.append((label(task.baseline_name, "baseline"), baseline))

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from jaxrestore import tasks
 from jaxrestore.configs.common import base_config
 from jaxrestore.data import pipeline, sources
 from jaxrestore.ops.imresize import imresize_np
@@ -49,7 +50,7 @@ def make_config(photo_dir, task="sr", **overrides):
 
 
 def take(config, start_step, n, **kwargs):
-    with pipeline.TrainData(config, **kwargs) as data:
+    with pipeline.TrainData(config, tasks.task_from_config(config.task), **kwargs) as data:
         return list(itertools.islice(data.batches(start_step), n))
 
 
@@ -167,26 +168,27 @@ def test_skimage_default_grey(photo_dir):
     config.task.name, config.task.channels, config.task.sigma = "denoise", 1, 15.0
     config.data.patch_size, config.data.batch_size, config.data.num_workers = 32, 4, 0
     start = time.perf_counter()
-    data = pipeline.TrainData(config)
+    data = pipeline.TrainData(config, tasks.task_from_config(config.task))
     assert len(data.samples) == 9 and time.perf_counter() - start < 10
     assert data.batch(0)["input"].shape == (4, 32, 32, 1)
-    val = sources.validation_samples(config)
+    val = sources.validation_samples(config.data.val_path, config.task.channels)
     assert [v.name for v in val] == ["chelsea", "coffee"]
     assert val[0].image.shape == (300, 451, 1) and val[0].image.dtype == np.uint8
 
 
 def test_data_errors(photo_dir):
     with pytest.raises(ValueError, match="divisible"):
-        pipeline.TrainData(make_config(photo_dir), process_count=3)
+        pipeline.TrainData(make_config(photo_dir), tasks.SR(), process_count=3)
     with pytest.raises(ValueError, match="patch_size"):
-        pipeline.TrainData(make_config(photo_dir, "denoise", data__patch_size=64))
+        config = make_config(photo_dir, "denoise", data__patch_size=64)
+        pipeline.TrainData(config, tasks.task_from_config(config.task))
 
 
 def test_close_stops_worker_threads(photo_dir):
     def workers():
         return [t for t in threading.enumerate() if t.name.startswith("jaxrestore-data")]
 
-    with pipeline.TrainData(make_config(photo_dir, data__num_workers=3)) as data:
+    with pipeline.TrainData(make_config(photo_dir, data__num_workers=3), tasks.SR()) as data:
         next(data.batches(0))
         assert 1 <= len(workers()) <= 3
     assert not workers()

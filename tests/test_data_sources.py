@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from jaxrestore import tasks
 from jaxrestore.configs.common import base_config
 from jaxrestore.data import pipeline, sources, tfds_div2k
 
@@ -62,10 +63,10 @@ def test_folder_list_and_errors(mixed_dir, tmp_path_factory):
     config = base_config()
     config.data.source, config.data.train_path = "folder", str(empty)
     with pytest.raises(sources.DataSourceError, match=str(empty)):
-        pipeline.TrainData(config)
+        pipeline.TrainData(config, tasks.SR())
     config.data.source = "imagenet"
     with pytest.raises(sources.DataSourceError, match="unknown data.source"):
-        pipeline.TrainData(config)
+        pipeline.TrainData(config, tasks.SR())
 
 
 def test_embedded_photos_are_bundled():
@@ -81,10 +82,12 @@ def test_tfds_not_prepared_fails_fast_in_one_line(tmp_path):
     no network (a fresh interpreter so the timing includes imports)."""
     code = (
         "from jaxrestore.configs.common import base_config\n"
+        "from jaxrestore import tasks\n"
         "from jaxrestore.data import pipeline\n"
         "c = base_config(); c.data.source = 'tfds_div2k'\n"
         f"c.data.tfds_data_dir = {str(tmp_path)!r}; c.task.scale = 3\n"
-        "try:\n    pipeline.TrainData(c)\nexcept ValueError as e:\n    print(e)\n"
+        "try:\n    pipeline.TrainData(c, tasks.SR(scale=3))\n"
+        "except ValueError as e:\n    print(e)\n"
         "import sys; print('tensorflow_datasets' in sys.modules)\n")
     start = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -131,7 +134,7 @@ def test_tfds_reading_path_with_stand_in_module(tmp_path, monkeypatch):
     config = base_config()
     config.data.source, config.data.tfds_data_dir = "tfds_div2k", str(tmp_path)
     config.data.patch_size, config.data.batch_size, config.data.num_workers = 16, 2, 0
-    batch = pipeline.TrainData(config).batch(0)
+    batch = pipeline.TrainData(config, tasks.SR()).batch(0)
     assert batch["input"].shape == (2, 8, 8, 3) and batch["target"].shape == (2, 16, 16, 3)
     grey = tfds_div2k.load("train", 2, 1, str(tmp_path), with_lr=False)
     assert grey[0].image.shape == (40, 36, 1) and grey[0].lr is None

@@ -1,16 +1,12 @@
 """DnCNN baseline: the published DnCNN-S parameter count, shapes, BN collections, configs."""
-import importlib.util
-import pathlib
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxrestore import configs
 from jaxrestore.models import build_model
 from jaxrestore.models.dncnn import DnCNN, from_config
-
-REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
 def count(tree) -> int:
@@ -54,11 +50,7 @@ def test_dncnn_shapes_residual_and_batch_norm_modes():
 
 @pytest.mark.parametrize("name", ["dncnn_denoise_gray_s25", "dncnn_tiny_denoise_gray_s25"])
 def test_dncnn_configs_build(name):
-    path = REPO / "configs" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    config = module.get_config()
+    config = configs.load(name)
     assert config.task.name == "denoise" and config.task.sigma == 25.0
     model = build_model(config.model)
     x = jnp.zeros((1, 11, 9, 1))

@@ -18,12 +18,13 @@ import pytest
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
 
-from jaxrestore import checkpoints, evaluate, protocol, reports
+from jaxrestore import checkpoints, evaluate, protocol, reports, tasks
 from jaxrestore.cli import eval as eval_cli
 from jaxrestore.configs.common import base_config
 from jaxrestore.inference import Restorer
 from jaxrestore.models import build_model
 from jaxrestore.models.ignn import model_config as ignn_model_config
+from jaxrestore.ops.quantize import unit_to_uint8
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -211,7 +212,7 @@ def test_every_task_through_evaluate(task, channels, fields, images, tmp_path):
     """Each task's protocol runs end to end; JPEG's baseline row equals scikit-image's PSNR of
     Pillow's own JPEG round trip of the ground truth, and a model keeps the target's size."""
     config, variables = dncnn(task, channels, **fields)
-    task_ = protocol.task_from_config(config.task)
+    task_ = tasks.task_from_config(config.task)
     restorer = Restorer(config, variables, tile=32, overlap=8, bucket=8)
     results = evaluate.evaluate(evaluate.FolderImages(images, task_.channels), task_,
                                 lambda x: restorer.restore([x])[0],
@@ -248,7 +249,7 @@ def test_bicubic_baseline_row_on_set5_x2(shared_data, capsys):
     assert len(summary) == 1
     assert summary[0].split()[1:3] == ["33.68", "0.9305"]
     results = evaluate.evaluate(evaluate.FolderImages(shared_data / "Set5", 3),
-                                protocol.Task("sr", scale=2))
+                                tasks.SR(scale=2))
     assert results["mean"]["baseline"]["psnr"] == pytest.approx(33.68, abs=0.005)
     assert results["mean"]["baseline"]["ssim"] == pytest.approx(0.9305, abs=0.0005)
 
@@ -300,7 +301,7 @@ def test_restore_gives_every_input_its_own_output(denoise_checkpoint, photos, tm
     written = sorted(str(p.relative_to(out)) for p in out.rglob("*.png"))
     assert written == ["a_jpg.png", "a_png.png", "b.png", "sub/a.png"]
     # the outputs really are the restorations of their own inputs
-    restorer = Restorer.from_checkpoint(denoise_checkpoint)
+    restorer = Restorer.from_checkpoint(denoise_checkpoint, tile=256, bucket=32)  # restore's
     for source, target in (("a.jpg", "a_jpg.png"), ("sub/a.png", "sub/a.png")):
         expected = np.round(restorer.restore([read_rgb(photos / source)])[0] * 255)
         np.testing.assert_array_equal(read_rgb(out / target), expected)
@@ -361,3 +362,19 @@ def test_score_refuses_to_overwrite_earlier_results(denoise_checkpoint, images, 
     assert code == 2 and "already holds results" in err
     assert (out / "results.json").read_text() == first
     assert run_main(capsys, *args, "--overwrite")[0] == 0
+
+
+def test_score_names_edsr_and_the_python_api_gives_its_pixels(sr_checkpoint, images, tmp_path,
+                                                              capsys):
+    """IGNN without its graph is scored as 'edsr'; Restorer.from_checkpoint's defaults restore
+    the protocol's LR inputs (40x52 HR: LR 20x26, no multiple of 32) to eval score's pixels."""
+    code, out, err = run_main(capsys, "--checkpoint", sr_checkpoint, "--data", images,
+                              "--out", tmp_path, "--no-progress")
+    assert code == 0, err
+    assert json.loads((tmp_path / "results.json").read_text())["protocol"]["model"] == "edsr"
+    assert "edsr" in out and "ignn" not in out
+    restorer = Restorer.from_checkpoint(sr_checkpoint)
+    for name in ("a", "b"):
+        degraded = protocol.degrade(read_rgb(images / f"{name}.png"), tasks.SR(scale=2))
+        ours = unit_to_uint8(restorer.restore([degraded.input])[0])
+        np.testing.assert_array_equal(ours, read_rgb(tmp_path / "restored" / f"{name}.png"))

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import skimage.data
 
-from jaxrestore import metrics, protocol
+from jaxrestore import metrics, protocol, tasks
 from jaxrestore.inference import Restorer
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -52,7 +52,7 @@ def test_bm3d_script_missing_folder_is_one_line_error():
 @pytest.mark.parametrize("name", ["dncnn_tiny_s25", "magn_tiny_s25"])
 def test_pretrained_denoisers_beat_the_noisy_input(name):
     restorer = Restorer.from_checkpoint(PRETRAINED / name)
-    example = protocol.degrade(_grey_crop(), protocol.Task("denoise", channels=1, sigma=25.0))
+    example = protocol.degrade(_grey_crop(), tasks.Denoise(channels=1, sigma=25.0))
     restored = restorer.restore([example.input])[0]
     noisy = metrics.psnr(example.baseline, example.target)
     assert metrics.psnr(restored, example.target) > noisy + 5
@@ -62,7 +62,7 @@ def test_pretrained_denoisers_beat_the_noisy_input(name):
 def test_pretrained_sr_models_restore_a_photo(name):
     restorer = Restorer.from_checkpoint(PRETRAINED / name)
     hr = skimage.data.astronaut()[180:244, 200:264]
-    example = protocol.degrade(hr, protocol.Task("sr", scale=2))
+    example = protocol.degrade(hr, tasks.SR(scale=2))
     restored = restorer.restore([example.input])[0]
     assert restored.shape == hr.shape
     # measured on this crop: bicubic 34.50 dB, EDSR-tiny 35.87, IGNN-tiny 36.01 (1500 steps,

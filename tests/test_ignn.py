@@ -35,7 +35,7 @@ def init_shapes(model, hw=(24, 24)):
     ("ignn_tiny_x2", 285_385), ("ignn_tiny_x3", 331_625), ("ignn_tiny_x4", 322_377)])
 def test_parameter_counts_match_the_original(name, expected):
     config = configs.load(name)
-    shapes = init_shapes(build_model(config.model))
+    shapes = init_shapes(build_model(config.model, config.task.scale))
     # The original counts every nn.Parameter once (the shared VGG module once): trainable
     # weights plus the frozen mean shifts and VGG conv1_1/conv1_2.
     assert set(shapes) == {"params", "constants"}

@@ -100,6 +100,7 @@ def case_config(meta: dict):
     config.model.update(n_resblocks=net["N_RESBLOCK"], n_feats=net["N_FEATURE"],
                         k=net["N_REIGHBOR"], window=net["WINDOW_SIZE"],
                         res_scale=net["RES_SCALE"], conv_algorithm="direct")
+    config.model.scale = meta["scale"]  # a converted network's section holds its own scale
     assert ignn.graph_scale_for(meta["scale"]) == meta["graph_scale"]
     return config
 

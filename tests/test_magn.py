@@ -20,8 +20,7 @@ from jaxrestore.ops.graph_attention import (block_graph_aggregate, element_graph
 from jaxrestore.ops.tiling import tiled_apply
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-MAGN_CONFIGS = sorted(REPO.glob("jaxrestore/configs/magn_*.py"))
-TASK_CONFIGS = [p for p in MAGN_CONFIGS if p.name != "magn_common.py"]
+TASK_CONFIGS = [name for name in configs.names() if name.startswith("magn_")]
 
 
 def count(tree) -> int:
@@ -250,7 +249,7 @@ def test_graph_arithmetic_per_4x_pixels(module, low, high):
 # --------------------------------------------------------------------------------- configs
 
 def test_every_task_has_a_full_and_a_tiny_config():
-    names = {p.stem for p in TASK_CONFIGS}
+    names = set(TASK_CONFIGS)
     tasks = ([f"denoise_{c}_{s}" for c in ("gray", "color") for s in ("s15", "s25", "s50", "blind")]
              + [f"jpeg_q{q}" for q in (10, 20, 30, 40)] + ["demosaic"])
     assert names == {f"magn_{t}" for t in tasks} | {f"magn_tiny_{t}" for t in tasks}
@@ -260,9 +259,9 @@ def distinct_models(tiny: bool):
     """{model config as a sorted tuple: [config names]} over the tiny or the full task configs
     (many tasks share one architecture; each distinct one is built and run once)."""
     models = {}
-    for path in TASK_CONFIGS:
-        if ("_tiny_" in path.name) == tiny:
-            config = configs.load(path)
+    for name in TASK_CONFIGS:
+        if ("_tiny_" in name) == tiny:
+            config = configs.load(name)
             assert config.model.name == "magn" and config.model.pixel_range == 1.0
             assert config.model.element_graph == "linear"
             assert config.task.name in ("denoise", "jpeg", "demosaic")
@@ -270,7 +269,7 @@ def distinct_models(tiny: bool):
             if config.task.name == "demosaic":
                 assert config.task.channels == 3
             key = tuple(sorted(config.model.to_dict().items()))
-            models.setdefault(key, []).append(path.stem)
+            models.setdefault(key, []).append(name)
     return models
 
 

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 from skimage.metrics import structural_similarity
 
-from jaxrestore import metrics, protocol
+from jaxrestore import metrics, protocol, tasks
 
 RNG = np.random.default_rng(0)
 
@@ -187,17 +187,17 @@ def test_psnr_b_hand_computed():
 def test_score_protocols():
     """protocol.score: SR on Y with a `scale` crop, other tasks on all channels, JPEG + PSNR-B."""
     target, restored = _smooth_pair(30, 34, 3, seed=2)
-    sr = protocol.score(restored, target, protocol.Task("sr", scale=3))
+    sr = protocol.score(restored, target, tasks.SR(scale=3))
     ya, yb = _hand_y(restored)[3:-3, 3:-3], _hand_y(target)[3:-3, 3:-3]
     assert set(sr) == {"psnr", "ssim"}
     assert sr["psnr"] == pytest.approx(10 * np.log10(255.0**2 / np.mean((ya - yb) ** 2)), abs=1e-9)
     assert sr["ssim"] == pytest.approx(_skimage_ssim(ya, yb), abs=1e-10)
-    dn = protocol.score(restored, target, protocol.Task("denoise", sigma=25))
+    dn = protocol.score(restored, target, tasks.Denoise(sigma=25))
     assert dn["psnr"] == pytest.approx(_one_liner_psnr(restored, target), abs=1e-12)
     grey_t, grey_r = target[..., 0], restored[..., 0]
-    jp = protocol.score(grey_r / 255.0, grey_t, protocol.Task("jpeg", channels=1, quality=10))
+    jp = protocol.score(grey_r / 255.0, grey_t, tasks.JPEG(channels=1, quality=10))
     assert set(jp) == {"psnr", "ssim", "psnr_b"}
     assert jp["psnr"] == pytest.approx(_one_liner_psnr(grey_r, grey_t), abs=1e-9)
     assert jp["ssim"] == pytest.approx(_skimage_ssim(grey_r.astype(float), grey_t.astype(float)), abs=1e-10)
     with pytest.raises(ValueError, match="unknown task"):
-        protocol.Task("deblur")
+        tasks.make_task("deblur")

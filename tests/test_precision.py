@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from jaxrestore import configs
+from jaxrestore.config import model_signature
 from jaxrestore.models import build_model
 from jaxrestore.ops.aggregate import cross_scale_aggregate
 from jaxrestore.ops.conv import conv2d
@@ -28,7 +29,7 @@ SMALLER = {"dncnn_tiny_denoise_gray_s25": dict(depth=4),   # small copies: compi
 def _model(name, dtype):
     config = configs.load(name)
     config.model.update(dtype=dtype, **SMALLER[name])
-    return build_model(config.model), config.model.pixel_range
+    return build_model(config.model, model_signature(config).scale), config.model.pixel_range
 
 
 def _conv_operand_dtypes(jaxpr) -> list[str]:

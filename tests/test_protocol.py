@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jaxrestore import evaluate, protocol
+from jaxrestore import evaluate, protocol, tasks
 from jaxrestore.configs.common import base_config
 from jaxrestore.data.sources import Sample
 from jaxrestore.errors import InputError
@@ -56,13 +56,13 @@ def test_validation_equals_eval_for_every_task(task, channels, fields):
         jax.random.key(0, impl="unsafe_rbg"), jnp.zeros((1, 16, 16, c)))
     images = [("x", _image(34, 46, channels)), ("y", _image(40, 30, channels, seed=1))]
     module = build_model(config.model)
-    task_ = protocol.task_from_config(config.task, hardest=True)
+    task_ = tasks.task_from_config(config.task).at_level(hardest=True)
     validator = Validator(module, config.model.pixel_range,
                           [Sample(name, image) for name, image in images], task_)
     scores = validator(variables)
     restorer = Restorer(config, variables, bucket=1)
-    level = dict(sigma=55.0) if fields.get("sigma") == (0.0, 55.0) else {}
-    results = evaluate.evaluate(images, protocol.task_from_config(config.task, **level),
+    level = 55.0 if fields.get("sigma") == (0.0, 55.0) else None
+    results = evaluate.evaluate(images, tasks.task_from_config(config.task).at_level(level),
                                 lambda x: restorer.restore([x])[0])
     for row in results["images"]:
         assert validator.baseline_psnr[row["name"]] == row["baseline"]["psnr"]
@@ -71,18 +71,18 @@ def test_validation_equals_eval_for_every_task(task, channels, fields):
 
 def test_degradations_against_independent_oracles():
     rgb, grey = _image(20, 26, 3), _image(20, 26, 1)
-    sr = protocol.degrade(_image(21, 26, 3), protocol.Task("sr", scale=2))
+    sr = protocol.degrade(_image(21, 26, 3), tasks.SR(scale=2))
     np.testing.assert_array_equal(sr.target, _image(21, 26, 3)[:20])
     np.testing.assert_array_equal(np.round(sr.input * 255), imresize_np(sr.target, 0.5))
-    noisy = protocol.degrade(rgb, protocol.Task("denoise", sigma=15.0))
+    noisy = protocol.degrade(rgb, tasks.Denoise(channels=3, sigma=15.0))
     draws = np.random.default_rng(0).standard_normal(rgb.shape) * 15.0 / 255
     np.testing.assert_allclose(noisy.input, rgb / 255.0 + draws, atol=1e-6)
     np.testing.assert_array_equal(noisy.baseline, noisy.input)
-    jpeg = protocol.degrade(grey, protocol.Task("jpeg", channels=1, quality=20))
+    jpeg = protocol.degrade(grey, tasks.JPEG(channels=1, quality=20))
     buffer = io.BytesIO()
     Image.fromarray(grey[..., 0], "L").save(buffer, "JPEG", quality=20)
     np.testing.assert_array_equal(jpeg.input[..., 0] * 255, np.asarray(Image.open(buffer)))
-    mosaic = protocol.degrade(rgb, protocol.Task("demosaic"))
+    mosaic = protocol.degrade(rgb, tasks.Demosaic())
     for (r, c), channel in {(0, 0): 0, (0, 1): 1, (1, 0): 1, (1, 1): 2}.items():
         sites = mosaic.input[r::2, c::2]
         np.testing.assert_array_equal(sites[..., channel] * 255, rgb[r::2, c::2, channel])
@@ -91,13 +91,13 @@ def test_degradations_against_independent_oracles():
 
 def test_task_levels_and_mistakes():
     config = _config("denoise", 1, sigma=(5.0, 50.0))
-    assert protocol.task_from_config(config.task, hardest=True).sigma == 50.0
-    assert protocol.task_from_config(config.task, sigma=15.0).sigma == 15.0
+    assert tasks.task_from_config(config.task).at_level(hardest=True).sigma == 50.0
+    assert tasks.task_from_config(config.task).at_level(15.0).sigma == 15.0
     with pytest.raises(InputError, match="range of denoise levels"):
-        protocol.task_from_config(config.task)
+        tasks.task_from_config(config.task).at_level()
     jpeg = _config("jpeg", 1, quality=(10, 40))
-    assert protocol.task_from_config(jpeg.task, hardest=True).quality == 10
+    assert tasks.task_from_config(jpeg.task).at_level(hardest=True).quality == 10
     for bad in (dict(name="sr", scale=1), dict(name="jpeg", quality=0),
                 dict(name="demosaic", channels=1), dict(name="denoise", sigma=None)):
         with pytest.raises(InputError):
-            protocol.Task(**bad)
+            tasks.make_task(**bad)

@@ -60,15 +60,17 @@ def test_help_names_the_flags_and_exits_0():
     result = run_train("--help")
     assert result.returncode == 0
     for text in ("--config", "--workdir", "--coordinator_address", "--num_processes",
-                 "ignn_tiny_x2"):
+                 "ignn_tiny_x2", "2 a usage mistake"):
         assert text in result.stdout
 
 
 def test_a_config_mistake_is_one_line_from_a_real_process(tmp_path):
     workdir = tmp_path / "w"
-    line = one_line_error(run_train("--config", "configs/default.py", "--workdir", workdir,
-                                    "--config.task.scale=3"))
-    assert "task.scale=3 but the model upscales x2" in line
+    run = run_train("--config", "configs/default.py", "--workdir", workdir,
+                    "--config.task.channels=1")
+    line = one_line_error(run)
+    assert "needs a model with 1 input and output channels" in line
+    assert run.returncode == 2  # a usage mistake, as eval's (errors.py)
     assert not workdir.exists()
 
 
@@ -128,7 +130,7 @@ def small_folder(tmp_path):
 @pytest.mark.parametrize("fields,expected", [
     (dict(train__loss="l3"), "unknown train.loss 'l3'"),
     (dict(task__channels=1), "needs a model with 1 input and output channels"),
-    (dict(task__name="denoise"), "restores sr, not task.name 'denoise'"),
+    (dict(task__name="denoise"), "IGNN upscales x2, x3 or x4, not x1"),
     (dict(data__patch_size=25), "not a multiple of the scale 2"),
     (dict(data__patch_size=8), "needs at least"),
     (dict(data__source="folder", data__train_path="EMPTY"), "no readable"),

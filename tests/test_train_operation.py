@@ -288,9 +288,9 @@ def test_a_signal_before_the_first_step_saves_nothing(folders, tmp_path, monkeyp
 
     build = loop.build_model
 
-    def build_then_signal(model_config):
+    def build_then_signal(model_config, scale):
         signal.raise_signal(signal.SIGTERM)
-        return build(model_config)
+        return build(model_config, scale)
 
     monkeypatch.setattr(loop, "build_model", build_then_signal)
     handler = signal.getsignal(signal.SIGTERM)

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrestore import configs
+from jaxrestore import configs, tasks
 from jaxrestore.data import examples
 from jaxrestore.data.sources import Sample
 from jaxrestore.models import apply_unit_range, ignn
@@ -103,10 +103,11 @@ def test_crop_flips_and_channel_order_are_the_originals(scale):
     lr, hr = coded_image(9, 11), coded_image(9 * scale, 11 * scale)
     config = ignn_config(scale)
     config.data.patch_size = hr_crop = 4 * scale       # LR crop 4: 6 × 8 origins
-    samples = examples.prepare([Sample("coded", hr, lr)], config)
+    samples = examples.prepare([Sample("coded", hr, lr)], scale)
     origins, flips, orders = collections.Counter(), collections.Counter(), collections.Counter()
     for i in range(n):
-        example = examples.training_example(samples, config, np.random.default_rng([scale, i]),
+        example = examples.training_example(samples, tasks.SR(scale=scale), hr_crop, True,
+                                              np.random.default_rng([scale, i]),
                                               np.ones(1))
         origin, flip, order = decode(example, lr, hr, hr_crop, scale)
         origins[origin] += 1
@@ -124,8 +125,9 @@ def test_model_sees_the_originals_integer_values():
     ramp = np.arange(256, dtype=np.uint8).reshape(16, 16, 1).repeat(3, -1)
     config = ignn_config(2)
     config.data.patch_size = 32                                 # the whole LR image
-    samples = examples.prepare([Sample("ramp", np.zeros((32, 32, 3), np.uint8), ramp)], config)
-    example = examples.training_example(samples, config, np.random.default_rng(0), np.ones(1))
+    samples = examples.prepare([Sample("ramp", np.zeros((32, 32, 3), np.uint8), ramp)], 2)
+    example = examples.training_example(samples, tasks.SR(scale=2), 32, True,
+                                      np.random.default_rng(0), np.ones(1))
 
     class Fraction:  # a "model" that returns the fractional part of what it is given
         def apply(self, variables, x):
@@ -186,10 +188,12 @@ def test_every_crop_is_equally_likely_across_images():
     large = Sample("large", np.ones((96, 120, 3), np.uint8), np.ones((48, 60, 3), np.uint8))
     origins = {"small": 3 * 2, "large": 25 * 37}  # (26 - 24 + 1)(25 - 24 + 1), (48-24+1)(60-24+1)
     samples = [small, large]
-    p = examples.crop_probabilities(samples, config)
+    p = examples.crop_probabilities(samples, 2, config.data.patch_size)
     np.testing.assert_allclose(p, [6 / 931, 925 / 931])
     n = 4000
-    drawn_small = sum(examples.training_example(samples, config, np.random.default_rng([7, i]),
+    drawn_small = sum(examples.training_example(samples, tasks.SR(scale=2), config.data.patch_size,
+                                                config.data.channel_permutation,
+                                                np.random.default_rng([7, i]),
                                                 p)["target"].max() == 0 for i in range(n))
     share = origins["small"] / sum(origins.values())
     assert abs(drawn_small - n * share) <= 5 * np.sqrt(n * share * (1 - share)) + 1

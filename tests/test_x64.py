@@ -37,7 +37,7 @@ def report(leaves):
 
 config = configs.load("ignn_tiny_x2")
 config.model.update(n_resblocks=1, n_feats=8, window=3, dtype="float64")
-module = build_model(config.model)
+module = build_model(config.model, config.task.scale)
 optimizer = optim.make_optimizer(config.train)
 batch = {"input": rng.random((1, 24, 24, 3)), "target": rng.random((1, 48, 48, 3))}
 driver = parallel.make_driver("shard_map", step_lib.make_train_step(

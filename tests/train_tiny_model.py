@@ -5,6 +5,8 @@ variable in the 'constants' collection (like IGNN's mean shift), so the tests se
 non-trainable collection carried through training. `register()` adds it to the model registry
 as 'tiny' (tests and their subprocesses only).
 """
+import sys
+
 import flax.linen as nn
 import jax.numpy as jnp
 
@@ -28,13 +30,12 @@ def from_config(model_config) -> TinyNet:
 
 
 def signature(model_config) -> jaxrestore.models.Signature:
-    channels, scale = model_config.channels, model_config.scale
-    tasks = ("sr",) if scale > 1 else ("denoise", "jpeg", "demosaic")
-    return jaxrestore.models.Signature(channels, channels, scale, tasks)
+    return jaxrestore.models.Signature(model_config.channels, model_config.channels,
+                                       model_config.scale)
 
 
 MODULE = TinyNet
 
 
 def register():
-    jaxrestore.models.MODELS["tiny"] = __name__
+    jaxrestore.models.MODELS["tiny"] = sys.modules[__name__]

@@ -1,7 +1,7 @@
 """`jaxrestore convert [ARCH] FILE OUT`: released PyTorch weights → a jaxrestore checkpoint.
 
     jaxrestore convert kair_dncnn_25/dncnn_25.pth ckpt/dncnn_25 --licence kair_dncnn_25/LICENSE
-    jaxrestore convert ignn IGNN_x2.pth ckpt/ignn_x2 [--config configs/ignn_x2.py]
+    jaxrestore convert ignn IGNN_x2.pth ckpt/ignn_x2 [--config ignn_x2]
     jaxrestore convert weights.pth weights.safetensors      # same tensors, no pickle
 
 FILE: a state dict as `.pth`/`.pt` (torch's zip or legacy layout, read without torch; a pickle
@@ -86,12 +86,11 @@ def _to_checkpoint(architecture, source, output, options, licence) -> str:
     config, variables, chosen = convert_file(source, architecture, options, licence)
     save_for_inference(output, config, variables)
     count = sum(leaf.size for leaf in jax.tree.leaves(variables))
-    task = config.task
-    what = {"sr": f"x{task.get('scale')}", "denoise": f"sigma {task.get('sigma')}"}.get(
-        task.name, "")
-    if task.name == "denoise" and options.sigma is None:
+    from jaxrestore.tasks import task_from_config
+    what = task_from_config(config.task).describe().partition(":")[0]  # e.g. 'sr x2'
+    if "sigma" in config.task and options.sigma is None:
         what += " (from the file name; --sigma sets it)"
-    return (f"wrote {output}: {chosen.title}; {task.name} {what}; {count} weights; "
+    return (f"wrote {output}: {chosen.title}; {what}; {count} weights; "
             f"sha256 {config.source.sha256}")
 
 

@@ -16,11 +16,13 @@ restore: images without ground truth, any size (tiled), grey or RGB, alpha kept:
 (`python eval.py ...` is the same tool.)
 """
 import argparse
+import dataclasses
 import sys
 
-from jaxrestore.errors import UserError
+from jaxrestore.errors import EXIT_RULE, EXIT_RUNTIME, UserError
 
 COMMANDS = ("score", "restore")
+TASK_NAMES = ("sr", "denoise", "jpeg", "demosaic")  # jaxrestore.tasks.TASKS, without importing it
 
 
 def _add_inference_options(parser, tile: int, bucket: int) -> None:
@@ -49,7 +51,8 @@ def _add_inference_options(parser, tile: int, bucket: int) -> None:
 
 def build_parser(prog: str = "eval.py") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXIT_RULE)
     commands = parser.add_subparsers(dest="command", metavar="{score,restore}")
 
     score = commands.add_parser(
@@ -62,7 +65,7 @@ def build_parser(prog: str = "eval.py") -> argparse.ArgumentParser:
                        help="folder (searched recursively) or file of ground-truth images")
     score.add_argument("--baseline-only", action="store_true",
                        help="score only the baseline; no checkpoint needed (give --task etc.)")
-    score.add_argument("--task", choices=("sr", "denoise", "jpeg", "demosaic"))
+    score.add_argument("--task", choices=TASK_NAMES)
     score.add_argument("--scale", type=int, help="SR scale")
     score.add_argument("--sigma", type=float, help="denoising noise level (0-255 scale)")
     score.add_argument("--quality", type=int, help="JPEG quality")
@@ -103,9 +106,10 @@ def _check_options(args) -> None:
 
 
 def run_score(args) -> int:
-    from jaxrestore import evaluate, protocol, reports
+    from jaxrestore import evaluate, reports, tasks
     from jaxrestore.errors import InputError
     from jaxrestore.inference import Restorer, load_checkpoint
+    from jaxrestore.models import display_name
 
     if args.out is not None:
         reports.check_output_folder(args.out, args.overwrite)
@@ -116,24 +120,23 @@ def run_score(args) -> int:
             raise InputError("give --checkpoint DIR, or --baseline-only with --task")
         if args.task is None:
             raise InputError("--baseline-only without a checkpoint needs --task")
-        task = protocol.Task(args.task, channels=args.channels or 3,
-                             scale=args.scale or (0 if args.task == "sr" else 1),
-                             sigma=args.sigma, quality=args.quality)
+        task = tasks.make_task(args.task, channels=args.channels or 3, scale=args.scale or 0,
+                               sigma=args.sigma, quality=args.quality)
     else:
         config, variables = load_checkpoint(args.checkpoint)
-        trained = config.task.name
-        if args.task is not None and args.task != trained:
-            raise InputError(f"the checkpoint restores {trained!r}, not --task {args.task}")
-        if args.scale is not None and trained == "sr" and args.scale != config.task.scale:
-            raise InputError(f"the checkpoint is for SR x{config.task.scale}, not --scale "
+        trained = tasks.task_from_config(config.task)
+        if args.task is not None and args.task != trained.name:
+            raise InputError(f"the checkpoint restores {trained.name!r}, not --task {args.task}")
+        if args.scale is not None and trained.scale > 1 and args.scale != trained.scale:
+            raise InputError(f"the checkpoint is for SR x{trained.scale}, not --scale "
                              f"{args.scale}")
-        for flag, value, applies in (("--scale", args.scale, "sr"),
-                                     ("--sigma", args.sigma, "denoise"),
-                                     ("--quality", args.quality, "jpeg")):
-            if value is not None and trained != applies:
+        for flag, value, field, applies in (("--scale", args.scale, "scale", "sr"),
+                                            ("--sigma", args.sigma, "sigma", "denoise"),
+                                            ("--quality", args.quality, "quality", "jpeg")):
+            if value is not None and field not in {f.name for f in dataclasses.fields(trained)}:
                 raise InputError(f"{flag} is for {applies} checkpoints; this one restores "
-                                 f"{trained!r}")
-        task = protocol.task_from_config(config.task, args.sigma, args.quality)
+                                 f"{trained.name!r}")
+        task = trained.at_level(args.sigma if args.sigma is not None else args.quality)
         if args.channels is not None and args.channels != task.channels:
             raise InputError(f"the checkpoint's model takes {task.channels} channels, not "
                              f"--channels {args.channels}")
@@ -149,10 +152,11 @@ def run_score(args) -> int:
     writer = reports.ImageWriter(args.out, task, args.figures) if args.out else None
     results = evaluate.evaluate(images, task, restore if restorer else None, on_image=writer,
                                 progress=not args.no_progress)
+    model_name = display_name(restorer.config.model) if restorer is not None else "ours"
     results = {"protocol": reports.header(task, args.data, args.checkpoint,
-                                          restorer.describe() if restorer else None, sum(tiled)),
+                                          restorer.describe() if restorer else None, sum(tiled),
+                                          model_name if restorer else None),
                **results}
-    model_name = restorer.config.model.name if restorer is not None else "ours"
     print(reports.format_table(results, model_name=model_name))
     if args.out:
         reports.write_results(results, args.out)
@@ -171,7 +175,7 @@ def run_restore(args) -> int:
     print(f"restored {len(written)} of {len(plan)} image(s) into {args.out} "
           f"({restorer.describe()})" + (f"; {len(failed)} skipped (listed above)"
                                         if failed else ""))
-    return 1 if failed else 0
+    return EXIT_RUNTIME if failed else 0
 
 
 def main(argv=None, prog: str = "eval.py") -> int:
@@ -184,7 +188,7 @@ def main(argv=None, prog: str = "eval.py") -> int:
         return (run_score if args.command == "score" else run_restore)(args)
     except UserError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
-        return 2
+        return error.exit_code
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130

@@ -7,6 +7,8 @@
 """
 import sys
 
+from jaxrestore.errors import EXIT_RULE, EXIT_USAGE
+
 COMMANDS = {
     "train": "train a model (resumes from its work directory)",
     "eval": "score a checkpoint on benchmark images, or restore your own images",
@@ -18,14 +20,14 @@ COMMANDS = {
 def _usage() -> str:
     lines = ["usage: jaxrestore COMMAND [ARGS...]   (jaxrestore COMMAND --help for each)", ""]
     lines += [f"  {name:<8} {text}" for name, text in COMMANDS.items()]
-    return "\n".join(lines)
+    return "\n".join(lines + ["", EXIT_RULE])
 
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
-        return 0 if argv else 2
+        return 0 if argv else EXIT_USAGE
     command, rest = argv[0], argv[1:]
     prog = f"jaxrestore {command}"
     if command == "train":
@@ -46,7 +48,7 @@ def main(argv=None) -> int:
 
         return export.main(rest, prog=prog)
     print(f"jaxrestore: error: unknown command {command!r}\n{_usage()}", file=sys.stderr)
-    return 2
+    return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from jaxrestore.errors import EXIT_RULE, EXIT_USAGE, UserError
+
 config_flags.DEFINE_config_file("config", None, "Python config file (get_config()), or the "
                                 "name of a packaged config (e.g. ignn_tiny_x2).",
                                 lock_config=True)
@@ -33,7 +35,7 @@ PROG = "train.py"
 COMMAND = "python train.py"  # how this run was started, for the line that says how to resume
 
 
-def _fail(message: str, code: int = 2):
+def _fail(message: str, code: int = EXIT_USAGE):
     print(f"{PROG}: error: {message}", file=sys.stderr)
     sys.exit(code)
 
@@ -87,7 +89,7 @@ def usage() -> str:
 
     return (f"usage: {PROG} --config CONFIG --workdir DIR [--config.section.field=value ...]\n\n"
             f"{__doc__.strip()}\n{FLAGS.module_help(__name__)}\n\n"
-            f"Packaged configs: {', '.join(configs.names())}")
+            f"Packaged configs: {', '.join(configs.names())}\n\n{EXIT_RULE}")
 
 
 def parse_flags(argv):
@@ -112,8 +114,6 @@ def parse_flags(argv):
 
 
 def main(argv):
-    from jaxrestore.errors import UserError
-
     if len(argv) > 1:
         _fail(f"unexpected arguments: {' '.join(argv[1:])}")
     if not FLAGS["verbosity"].present:
@@ -129,7 +129,7 @@ def main(argv):
     try:
         train_and_evaluate(FLAGS.config, FLAGS.workdir)
     except UserError as error:
-        _fail(str(error), 1)
+        _fail(str(error), error.exit_code)
     except TrainingStopped as stopped:
         print(f"{PROG}: {stopped}; resume with: {COMMAND}", file=sys.stderr)
         sys.exit(128 + stopped.signum)

@@ -6,17 +6,16 @@ Images are HWC (or HW) NumPy arrays. Every rounding and clipping is a visible ar
 - SR: `modcrop`, `bicubic_pair` (MATLAB bicubic, uint8 rounding per pass).
 - Denoising: `add_gaussian_noise` (clean in [0, 1] + N(0, (sigma/255)^2), unclipped).
 - JPEG: `jpeg` (Pillow encoder/decoder in memory).
-- Demosaicing: `bayer_mask`, `bayer_mosaic`, `mosaic_to_masked`, `bilinear_demosaic`.
+- Demosaicing: `bayer_mask` (from jaxrestore.ops.demosaic), `bayer_mosaic`, `mosaic_to_masked`, `bilinear_demosaic`.
 """
 import io
 
 import numpy as np
 from PIL import Image
 
+from jaxrestore.ops.demosaic import BILINEAR_KERNEL_G, BILINEAR_KERNEL_RB, bayer_mask
 from jaxrestore.ops.imresize import imresize_np
 from jaxrestore.ops.quantize import round_half_away
-
-BAYER_PATTERNS = ("RGGB", "BGGR", "GRBG", "GBRG")
 
 
 def modcrop(img: np.ndarray, scale: int) -> np.ndarray:
@@ -79,20 +78,6 @@ def jpeg(x: np.ndarray, quality: int) -> np.ndarray:
     return np.asarray(Image.open(buffer)).reshape(x.shape)
 
 
-def bayer_mask(height: int, width: int, pattern: str = "RGGB") -> np.ndarray:
-    """(height, width, 3) bool: True where the Bayer `pattern` samples R, G or B.
-
-    `pattern` names the colours of the 2x2 tile in reading order: (0,0), (0,1), (1,0), (1,1).
-    """
-    if pattern not in BAYER_PATTERNS:
-        raise ValueError(f"unknown Bayer pattern {pattern!r}; known: {', '.join(BAYER_PATTERNS)}")
-    mask = np.zeros((height, width, 3), bool)
-    for k, colour in enumerate(pattern):
-        i, j = divmod(k, 2)
-        mask[i::2, j::2, "RGB".index(colour)] = True
-    return mask
-
-
 def bayer_mosaic(rgb: np.ndarray, pattern: str = "RGGB") -> np.ndarray:
     """Bayer mosaic of an RGB image: (H, W, 3) → (H, W, 1), the sampled colour at each site."""
     rgb = np.asarray(rgb)
@@ -108,12 +93,6 @@ def mosaic_to_masked(mosaic: np.ndarray, pattern: str = "RGGB") -> np.ndarray:
     plane = mosaic.reshape(mosaic.shape[:2] + (1,))
     mask = bayer_mask(mosaic.shape[0], mosaic.shape[1], pattern)
     return np.where(mask, plane, np.zeros((), mosaic.dtype))
-
-
-# Bilinear interpolation kernels: G from its 4 neighbours, R/B from 2 or 4 neighbours (also
-# used by the JAX form, jaxrestore.ops.demosaic).
-BILINEAR_KERNEL_G = np.array([[0, 1, 0], [1, 4, 1], [0, 1, 0]], np.float64) / 4
-BILINEAR_KERNEL_RB = np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]], np.float64) / 4
 
 
 def _correlate3x3_zero(img: np.ndarray, kernel: np.ndarray) -> np.ndarray:

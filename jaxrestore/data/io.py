@@ -11,10 +11,13 @@ Channel rules of `read_image(path, channels)`:
   if it is fully opaque, otherwise the file is refused (`read_image_and_alpha` returns it);
   16-bit and float files are refused (Pillow would silently cut 16-bit RGB PNGs to 8 bits).
 - EXIF orientation is applied (as OpenCV's `imread`).
-Every failure is an `ImageReadError` whose one-line message names the path.
+Every failure is an `ImageReadError` whose one-line message names the path. A decoded
+training or validation image travels as a `Sample`.
 """
+import dataclasses
 import os
 import pathlib
+from typing import Optional
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -24,6 +27,15 @@ from jaxrestore.ops.color import rgb_to_luma
 from jaxrestore.ops.quantize import round_to_uint8
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+@dataclasses.dataclass(frozen=True)
+class Sample:
+    """One decoded image: `image` uint8 (H, W, C); `lr` uint8 (H/s, W/s, C) when the source
+    provides its own LR (then `image` is its aligned HR)."""
+    name: str
+    image: np.ndarray
+    lr: Optional[np.ndarray] = None
 
 
 EIGHT_BIT_ADVICE = "jaxrestore reads 8-bit images; convert it first (e.g. `convert IN -depth 8 OUT.png`)"

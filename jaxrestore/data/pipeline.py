@@ -24,7 +24,8 @@ Batch = Dict[str, np.ndarray]
 
 
 class TrainData:
-    """Training batches for `config` as seen by host `process_index` of `process_count`.
+    """Training batches of `task` (a `jaxrestore.tasks` task) for `config` as seen by host
+    `process_index` of `process_count`.
 
     `batches(start_step)` yields dicts of float32 arrays: 'input' (b, h, w, C) and 'target'
     (b, H, W, C), where b = config.data.batch_size // process_count. Images are decoded (and,
@@ -33,26 +34,28 @@ class TrainData:
     Use as a context manager or call `close()` to stop the worker threads.
     """
 
-    def __init__(self, config, process_index: int = 0, process_count: int = 1):
+    def __init__(self, config, task, process_index: int = 0, process_count: int = 1):
         if config.data.batch_size % process_count:
             raise DataSourceError(f"data.batch_size {config.data.batch_size} is not divisible "
                                   f"by the {process_count} processes")
         if not 0 <= process_index < process_count:
             raise ValueError(f"process_index {process_index} not in [0, {process_count})")
-        self.config = config
+        self.config, self.task = config, task
         self.local_batch_size = config.data.batch_size // process_count
         self.first_example = process_index * self.local_batch_size
-        samples = examples.prepare(sources.training_samples(config), config)
-        self.samples = [s for s in samples if examples.fits(s, config)]
+        scale, patch = task.scale, config.data.patch_size
+        samples = examples.prepare(
+            sources.training_samples(config.data, task.channels, scale), scale)
+        self.samples = [s for s in samples if examples.fits(s, scale, patch)]
         for s in samples:
-            if not examples.fits(s, config):
+            if not examples.fits(s, scale, patch):
                 logging.warning("skipping training image %s %s: smaller than data.patch_size %d",
                                 s.name, s.image.shape[:2], config.data.patch_size)
         if not self.samples:
             raise DataSourceError(
                 f"no training image is at least data.patch_size = {config.data.patch_size} "
                 "pixels on each side")
-        self.probabilities = examples.crop_probabilities(self.samples, config)
+        self.probabilities = examples.crop_probabilities(self.samples, scale, patch)
         self._pool = None
         if config.data.num_workers > 0:
             self._pool = concurrent.futures.ThreadPoolExecutor(
@@ -61,7 +64,9 @@ class TrainData:
     def example(self, step: int, index: int) -> Dict[str, np.ndarray]:
         """Global example `index` of the batch at `step` (HWC float32 arrays)."""
         rng = np.random.default_rng([self.config.train.seed, step, index])
-        return examples.training_example(self.samples, self.config, rng, self.probabilities)
+        return examples.training_example(self.samples, self.task, self.config.data.patch_size,
+                                         self.config.data.channel_permutation, rng,
+                                         self.probabilities)
 
     def batch(self, step: int) -> Batch:
         """This host's share of the global batch at `step`, built in the calling thread."""

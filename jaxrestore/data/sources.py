@@ -1,6 +1,6 @@
 """Where training and validation images come from, decoded once and kept in memory.
 
-Sources (config.data.source):
+Sources (the `source` field of a config's `data` section):
 - 'skimage': the photos that ship inside the scikit-image wheel (no download), with a fixed
   split: `SKIMAGE_VAL` held out for validation, `SKIMAGE_TRAIN` for training.
 - 'folder': image folders (PNG/JPEG/BMP/TIF, recursive), `config.data.train_path` is one
@@ -12,22 +12,22 @@ Sources (config.data.source):
 Validation images come from `config.data.val_path` (folders, as above) or, when it is '', the
 held-out scikit-image photos, whatever the training source.
 
-Each image is a `Sample`: a name, the clean uint8 image (H, W, C) with C = config.task.channels
-(grey images become 3 equal channels for colour tasks; colour images become one channel for grey
-tasks by jaxrestore.data.io.read_image: MATLAB `rgb2gray`, rounded, which is also OpenCV's
+Each image is a `Sample` (jaxrestore.data.io): a name, the clean uint8 image (H, W, C) with C
+the task's channels (grey images become 3 equal channels for colour tasks; colour images become
+one channel for grey tasks by jaxrestore.data.io.read_image: MATLAB `rgb2gray`, rounded, which is also OpenCV's
 IMREAD_GRAYSCALE up to rounding), and, for sources that ship their own LR (DIV2K), the uint8 LR
 image. (DAGL's grey loaders do not convert: DN_Gray keeps channel 0 of OpenCV's BGR read, the
 blue channel of DIV2K, and CAR channel 0 of its images; we use the luma instead.)
 """
-import dataclasses
 import importlib.resources
 import logging
 import pathlib
-from typing import List, Optional
+from typing import List
 
 import numpy as np
 
 from jaxrestore.data import io
+from jaxrestore.data.io import Sample
 from jaxrestore.errors import DataSourceError, ImageReadError
 
 # Photos bundled in the scikit-image wheel (colour photos plus the natural grey ones).
@@ -37,15 +37,6 @@ SKIMAGE_VAL = ("chelsea.png", "coffee.png")
 SOURCES = ("skimage", "folder", "tfds_div2k")
 
 
-@dataclasses.dataclass(frozen=True)
-class Sample:
-    """One decoded image: `image` uint8 (H, W, C); `lr` uint8 (H/s, W/s, C) when the source
-    provides its own LR (then `image` is its aligned HR)."""
-    name: str
-    image: np.ndarray
-    lr: Optional[np.ndarray] = None
-
-
 def skimage_photos(split: str, channels: int) -> List[Sample]:
     """The bundled scikit-image photos of `split` ('train' | 'val') as Samples."""
     names = {"train": SKIMAGE_TRAIN, "val": SKIMAGE_VAL}[split]
@@ -53,11 +44,11 @@ def skimage_photos(split: str, channels: int) -> List[Sample]:
     return [Sample(pathlib.Path(n).stem, io.read_image(str(folder / n), channels)) for n in names]
 
 
-def folder_images(paths: str, channels: int) -> List[Sample]:
+def folder_images(paths: str, channels: int, role: str = "training") -> List[Sample]:
     """Every readable image under the comma separated folders `paths`, in sorted order.
 
-    Unreadable files are skipped with a warning; a missing folder or no readable image at all
-    raises DataSourceError.
+    Unreadable files are skipped with a warning naming their `role` ('training' or
+    'validation'); a missing folder or no readable image at all raises DataSourceError.
     """
     folders = [p.strip() for p in paths.split(",") if p.strip()]
     if not folders:
@@ -70,7 +61,7 @@ def folder_images(paths: str, channels: int) -> List[Sample]:
             try:
                 image = io.read_image(path, channels)
             except ImageReadError as error:
-                logging.warning("skipping unreadable training image: %s", error)
+                logging.warning("skipping unreadable %s image: %s", role, error)
                 continue
             samples.append(Sample(pathlib.Path(path).stem, image))
     if not samples:
@@ -78,23 +69,23 @@ def folder_images(paths: str, channels: int) -> List[Sample]:
     return samples
 
 
-def training_samples(config) -> List[Sample]:
-    """The training images named by config.data (see module doc)."""
-    data, channels = config.data, config.task.channels
+def training_samples(data, channels: int, scale: int = 1) -> List[Sample]:
+    """The training images named by a config's `data` section (see module doc), with
+    `channels` channels; `scale` > 1 takes DIV2K's own LR of that scale."""
     if data.source == "skimage":
         return skimage_photos("train", channels)
     if data.source == "folder":
         return folder_images(data.train_path, channels)
     if data.source == "tfds_div2k":
         from jaxrestore.data import tfds_div2k
-        if config.task.name != "sr":
+        if scale == 1:
             return tfds_div2k.load("train", 2, channels, data.tfds_data_dir, with_lr=False)
-        return tfds_div2k.load("train", config.task.scale, channels, data.tfds_data_dir)
+        return tfds_div2k.load("train", scale, channels, data.tfds_data_dir)
     raise DataSourceError(f"unknown data.source {data.source!r}; use one of {', '.join(SOURCES)}")
 
 
-def validation_samples(config) -> List[Sample]:
-    """The held-out images: config.data.val_path folders, or the held-out embedded photos."""
-    if config.data.val_path:
-        return folder_images(config.data.val_path, config.task.channels)
-    return skimage_photos("val", config.task.channels)
+def validation_samples(val_path: str, channels: int) -> List[Sample]:
+    """The held-out images: the `val_path` folders, or the held-out embedded photos."""
+    if val_path:
+        return folder_images(val_path, channels, "validation")
+    return skimage_photos("val", channels)

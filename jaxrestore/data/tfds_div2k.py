@@ -5,7 +5,7 @@ only when this source is used. Offline, tfds would retry the DIV2K download for 
 we never let it try: if the prepared dataset is not in the data directory we fail at once with
 one line that says how to prepare it (on a machine with internet, `tfds build`).
 
-The data directory is config.data.tfds_data_dir, else $TFDS_DATA_DIR, else
+The data directory is the config's data.tfds_data_dir, else $TFDS_DATA_DIR, else
 ~/tensorflow_datasets (tfds' own default). The HR images ('hr') and tfds' LR ('lr', made by
 DIV2K's authors with MATLAB bicubic) are decoded once into memory: about 7 GB of uint8 for the
 800 training HR images plus their LR, so this source wants a machine with that much RAM.
@@ -17,7 +17,7 @@ from typing import List
 import numpy as np
 
 from jaxrestore.data import io
-from jaxrestore.data.sources import Sample
+from jaxrestore.data.io import Sample
 from jaxrestore.errors import DataSourceError
 
 SCALES = (2, 3, 4, 8)

@@ -4,6 +4,9 @@ Contract shared by training, evaluation and the converters:
 
 - `config.model.name` picks the module (see `MODELS`); the other fields are the module's
   constructor arguments (`module_kwargs`), so a module's defaults live in one place, its class.
+  The scale is not one of them: it is the task's, passed to `build_model` and `signature` (a
+  model section may hold one only when it describes a network apart from a run, e.g. converted
+  weights or a checkpoint stored before; it must then agree).
 - `config.model.pixel_range` is the value of white at the model's input and output
   (IGNN: 255, as the original; MAGN: 1).
 - A model is called as `module.apply(variables, x)` with `x` of shape (B, h, w, C) in
@@ -11,121 +14,87 @@ Contract shared by training, evaluation and the converters:
   shift and VGG embedding) in other collections that the optimiser never sees.
 - A model with batch statistics (the `batch_stats` collection: DnCNN with BN) also takes
   `train` and `batch_axis` keywords; training calls it through `apply_for_training`.
-- `signature(model_config)` says what a model takes and gives (channels, scale, tasks) without
-  building it, so configs can be checked before any model setup.
+- `signature(model_config)` says what a model takes and gives (channels, scale, smallest input)
+  without building it, so configs can be checked before any model setup.
+- Each model file (ignn.py, magn.py, dncnn.py) provides `MODULE`, `from_config` and
+  `signature`, and imports only `jaxrestore.models.base` (the shared pieces) and lower layers;
+  this file imports the model files, never the other way round.
 """
 import dataclasses
-import importlib
 
 import flax.linen as nn
-import jax
-import jax.numpy as jnp
+import ml_collections
 
 from jaxrestore.errors import ConfigError
+from jaxrestore.models import dncnn, ignn, magn
+from jaxrestore.models.base import (BATCH_STATS, DERIVED, DTYPES, Signature,
+                                    apply_for_training, apply_unit_range, model_config,
+                                    module_kwargs, wide_dtype)
 
-# Computation dtypes. Parameters, and the parts kept at least float32 (statistics, softmaxes,
-# outputs), are float32, or float64 in a float64 model (which needs JAX_ENABLE_X64=1).
-DTYPES = ("float32", "bfloat16", "float64")
-MODELS = {
-    "ignn": "jaxrestore.models.ignn",
-    "magn": "jaxrestore.models.magn",
-    "dncnn": "jaxrestore.models.dncnn",
-}
-
-
-@dataclasses.dataclass(frozen=True)
-class Signature:
-    """What a model maps: (B, h, w, in_channels) → (B, h*scale, w*scale, out_channels).
-
-    tasks: the tasks it is built for; min_size: the smallest input height and width it takes.
-    """
-
-    in_channels: int
-    out_channels: int
-    scale: int
-    tasks: tuple
-    min_size: int = 1
+__all__ = ["BATCH_STATS", "DERIVED", "DTYPES", "MODELS", "Signature", "apply_for_training",
+           "apply_unit_range", "build_model", "display_name", "model_config", "module_kwargs",
+           "signature", "stored_model_config", "wide_dtype"]
+MODELS = {"ignn": ignn, "magn": magn, "dncnn": dncnn}
+# Fields a stored checkpoint config may lack, at the value it was trained with: MAGN and DnCNN
+# configs held no `dtype` before it became a field of every config, MAGN none of
+# `residual_base` before demosaicing could refine the bilinear estimate.
+STORED_DEFAULTS = {"dtype": "float32", "residual_base": "input"}
 
 
 def _module(model_config):
     name = model_config.get("name", "")
     if name not in MODELS:
         raise ConfigError(f"unknown model.name {name!r}; known: {', '.join(sorted(MODELS))}")
-    return importlib.import_module(MODELS[name])
+    return MODELS[name]
 
 
-def build_model(model_config) -> nn.Module:
-    """Builds the Flax module named by `model_config.name` (ConfigError for unknown fields)."""
-    return _module(model_config).from_config(model_config)
+def stored_model_config(stored: dict, fields) -> dict:
+    """A `model` section read from a checkpoint as a config with `fields` would hold it: the
+    fields added since at the values it was trained with (STORED_DEFAULTS), DERIVED ones it
+    stored (the scale, which the task section holds too) left out unless `fields` has them."""
+    upgraded = {**{k: v for k, v in STORED_DEFAULTS.items() if k in fields}, **stored}
+    return {k: v for k, v in upgraded.items() if k in fields or k not in DERIVED}
 
 
-def signature(model_config) -> Signature:
-    """The `Signature` of the model `model_config` describes (checks its fields, builds nothing)."""
+def _with_scale(model_config, scale: int | None):
+    """(model file, its config section with `scale` set where the class has that field).
+    `scale` None: the section's own (a bare network's), else 1 for a model without a scale."""
     module = _module(model_config)
-    module_kwargs(module.MODULE, model_config)
-    return module.signature(model_config)
+    config = dict(model_config.items())
+    stored = config.pop("scale", None)
+    has_scale = "scale" in {f.name for f in dataclasses.fields(module.MODULE)}
+    if scale is None and stored is None and has_scale:
+        raise ConfigError(f"model {config.get('name')!r} takes the task's scale: "
+                          "build_model(model_config, task.scale)")
+    scale = (stored or 1) if scale is None else scale
+    if stored is not None and stored != scale:
+        raise ConfigError(f"task.scale={scale} but the model upscales x{stored} (model.scale); "
+                          "change both, or use a config made for the task")
+    if has_scale:
+        config["scale"] = scale
+    elif scale != 1:
+        raise ConfigError(f"model {config.get('name')!r} keeps the image size; it cannot "
+                          f"restore at task.scale={scale}")
+    return module, ml_collections.ConfigDict(config)
 
 
-def module_kwargs(module_class, model_config) -> dict:
-    """The fields of `model_config` other than `name`, as keyword arguments of `module_class`
-    (`pixel_range` only if the module has that field); an unknown field is a ConfigError."""
-    fields = {f.name for f in dataclasses.fields(module_class)} - {"parent", "name"}
-    kwargs = {k: v for k, v in model_config.items() if k != "name"}
-    if "pixel_range" not in fields:
-        kwargs.pop("pixel_range", None)
-    unknown = sorted(set(kwargs) - fields)
-    if unknown:
-        raise ConfigError(f"unknown {module_class.__name__} config fields: {', '.join(unknown)}"
-                          f" (known: {', '.join(sorted(fields))})")
-    if kwargs.get("dtype", "float32") not in DTYPES:
-        raise ConfigError(f"model.dtype must be one of {', '.join(DTYPES)}, not "
-                          f"{kwargs['dtype']!r}")
-    if kwargs.get("dtype") == "float64" and not jax.config.jax_enable_x64:
-        raise ConfigError("model.dtype=float64 needs 64-bit JAX: set JAX_ENABLE_X64=1")
-    return kwargs
+def build_model(model_config, scale: int | None = None) -> nn.Module:
+    """Builds the Flax module named by `model_config.name` at `scale` (the task's; None: the
+    section's own, else 1); ConfigError for unknown fields or a scale it cannot take."""
+    module, config = _with_scale(model_config, scale)
+    return module.from_config(config)
 
 
-def wide_dtype(dtype) -> jnp.dtype:
-    """The dtype of a model's parameters and of its parts kept at least float32 (statistics,
-    softmaxes, the output) for computation dtype `dtype`: float32, or float64 for float64."""
-    return jnp.promote_types(dtype, jnp.float32)
+def display_name(model_config) -> str:
+    """The model's name in tables and results.json: the model file's `display_name` where it
+    has one (IGNN without its graph is 'edsr'), else model.name."""
+    module = _module(model_config)
+    return getattr(module, "display_name", lambda config: config.name)(model_config)
 
 
-def model_config(module_class, name: str, **fields):
-    """A `model` config section named `name` holding every field of `module_class` at its
-    default (its `pixel_range` too, which the registry reads), with `fields` applied (an
-    unknown one is a ConfigError)."""
-    import ml_collections
-
-    defaults = {f.name: f.default for f in dataclasses.fields(module_class)
-                if f.name not in ("parent", "name") and f.default is not dataclasses.MISSING}
-    unknown = sorted(set(fields) - set(defaults))
-    if unknown:
-        raise ConfigError(f"unknown {module_class.__name__} config fields: {', '.join(unknown)}")
-    return ml_collections.ConfigDict({"name": name, **defaults, **fields})
-
-
-BATCH_STATS = "batch_stats"
-
-
-def apply_unit_range(module: nn.Module, variables, x, pixel_range: float):
-    """Runs `module` on images in [0, 1] and returns its output in [0, 1] (not clamped).
-
-    x: (B, h, w, C) in [0, 1]. Batch statistics, if any, are the running ones (inference).
-    """
-    return module.apply(variables, x * pixel_range) / pixel_range
-
-
-def apply_for_training(module: nn.Module, variables, x, pixel_range: float,
-                       batch_axis: str | None = None):
-    """`apply_unit_range` in training mode: returns (output in [0, 1], updated collections).
-
-    A model with batch statistics normalises by those of the batch x (B, h, w, C), averaged
-    over the mapped axis `batch_axis` (None: this call's batch only), and the updates hold its
-    new running statistics ({'batch_stats': ...}); other models give {} updates.
-    """
-    if BATCH_STATS not in variables:
-        return apply_unit_range(module, variables, x, pixel_range), {}
-    out, updates = module.apply(variables, x * pixel_range, train=True, batch_axis=batch_axis,
-                                mutable=[BATCH_STATS])
-    return out / pixel_range, updates
+def signature(model_config, scale: int | None = None) -> Signature:
+    """The `Signature` of the model `model_config` describes at `scale` (as `build_model`;
+    checks its fields, builds nothing)."""
+    module, config = _with_scale(model_config, scale)
+    module_kwargs(module.MODULE, config)
+    return module.signature(config)

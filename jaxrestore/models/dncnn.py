@@ -14,7 +14,7 @@ statistics updated: `jaxrestore.models.apply_for_training`); inference uses the 
 import flax.linen as nn
 import jax.numpy as jnp
 
-from jaxrestore.models import Signature, module_kwargs, wide_dtype
+from jaxrestore.models.base import Signature, module_kwargs, wide_dtype
 from jaxrestore.models.layers import kaiming_init
 
 
@@ -71,7 +71,7 @@ def from_config(model_config) -> DnCNN:
 def signature(model_config) -> Signature:
     """Same-size restoration with `channels` in and out."""
     channels = model_config.get("channels", 1)
-    return Signature(channels, channels, 1, ("denoise", "jpeg", "demosaic"))
+    return Signature(channels, channels, 1)
 
 
 MODULE = DnCNN

@@ -28,7 +28,8 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from jaxrestore import models
+from jaxrestore.errors import ConfigError
+from jaxrestore.models import base
 from jaxrestore.models.layers import ConvWeights, ResBlock, Upsampler, conv, mean_shift
 from jaxrestore.models.vgg import VGGEmbedding
 from jaxrestore.ops.aggregate import edge_features
@@ -60,21 +61,32 @@ def son_image(lr: jax.Array, graph_scale: int, pixel_range: float = 255.0) -> ja
     return jnp.clip(small * pixel_range, 0.0, pixel_range)
 
 
-def model_config(scale: int, **fields) -> ml_collections.ConfigDict:
-    """The `model` section of an IGNN config: the paper's network (`IGNN`'s defaults) at `scale`,
-    with `fields` applied (an unknown field is a ConfigError)."""
-    return models.model_config(IGNN, "ignn", scale=scale, **fields)
+def model_config(scale: int | None = None, **fields) -> ml_collections.ConfigDict:
+    """The `model` section of an IGNN config: the paper's network (`IGNN`'s defaults) with
+    `fields` applied (an unknown field is a ConfigError). A run config's scale is its task's;
+    `scale` is stored only for a network described apart from a task (converted weights)."""
+    config = base.model_config(IGNN, "ignn", **fields)
+    if scale is not None:
+        config.scale = scale
+    return config
 
 
 def from_config(model_config) -> "IGNN":
     """Builds `IGNN` from a `model` config section (see `model_config`)."""
-    return IGNN(**models.module_kwargs(IGNN, model_config))
+    return IGNN(**base.module_kwargs(IGNN, model_config))
 
 
-def signature(model_config) -> models.Signature:
+def display_name(model_config) -> str:
+    """'ignn', or 'edsr' without the graph (`use_graph=False`: the plain EDSR trunk)."""
+    return "ignn" if model_config.get("use_graph", True) else "edsr"
+
+
+def signature(model_config) -> base.Signature:
     """RGB in, RGB out, `scale` times larger; SR only; the smallest LR side whose son image
     holds k patches."""
     scale, gs = model_config.scale, graph_scale_for(model_config.scale)
+    if scale not in (2, 3, 4):
+        raise ConfigError(f"IGNN upscales x2, x3 or x4, not x{scale} (the task's scale)")
     patch, stride = model_config.get("patch_size", 3), model_config.get("stride", 2)
     side = patch
     while True:
@@ -82,7 +94,7 @@ def signature(model_config) -> models.Signature:
         if rows * cols >= model_config.get("k", 5):
             break
         side += 1
-    return models.Signature(3, 3, scale, ("sr",), min_size=side * gs if
+    return base.Signature(3, 3, scale, min_size=side * gs if
                             model_config.get("use_graph", True) else 1)
 
 
@@ -230,7 +242,7 @@ class IGNN(nn.Module):
             raise ValueError(f"IGNN takes RGB images (B, h, w, 3), got shape {lr.shape} (repeat a "
                              "grey image into 3 channels first, as jaxrestore.Restorer does)")
         n, s, pr = self.n_feats, self.scale, self.pixel_range
-        wide = models.wide_dtype(self.dtype)
+        wide = base.wide_dtype(self.dtype)
         lr = lr.astype(wide)
         if self.use_graph:
             if son is None:

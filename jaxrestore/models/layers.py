@@ -14,7 +14,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxrestore.models import wide_dtype
+from jaxrestore.models.base import wide_dtype
 from jaxrestore.ops.conv import conv2d
 from jaxrestore.ops.pixel_shuffle import pixel_shuffle
 

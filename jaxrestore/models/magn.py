@@ -25,7 +25,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from jaxrestore.errors import ConfigError
-from jaxrestore.models import Signature, module_kwargs, wide_dtype
+from jaxrestore.models.base import Signature, module_kwargs, wide_dtype
 from jaxrestore.models.layers import ResBlock, conv
 from jaxrestore.ops.demosaic import bilinear_demosaic_masked
 from jaxrestore.ops.graph_attention import (block_graph_aggregate, element_graph_attention,
@@ -263,8 +263,7 @@ def from_config(model_config) -> MAGN:
 
 def signature(model_config) -> Signature:
     """Same-size restoration (denoising, JPEG, demosaicing), in_channels → out_channels."""
-    return Signature(model_config.get("in_channels", 1), model_config.get("out_channels", 1), 1,
-                     ("denoise", "jpeg", "demosaic"))
+    return Signature(model_config.get("in_channels", 1), model_config.get("out_channels", 1), 1)
 
 
 MODULE = MAGN

@@ -1,12 +1,32 @@
-"""Bilinear demosaicing of the 3-channel masked RGGB mosaic, in JAX (jit/vmap/grad-able).
+"""Bayer masks and bilinear demosaicing of the 3-channel masked mosaic, in JAX (jit/vmap/grad-able).
 
 The same normalised convolution as `jaxrestore.data.degradations.bilinear_demosaic` (the
 protocol's baseline), batched: demosaicing models take it as the base of their residual.
 """
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
-from jaxrestore.data.degradations import BILINEAR_KERNEL_G, BILINEAR_KERNEL_RB, bayer_mask
+BAYER_PATTERNS = ("RGGB", "BGGR", "GRBG", "GBRG")
+
+# Bilinear interpolation kernels: G from its 4 neighbours, R/B from 2 or 4 neighbours (here and in
+# the NumPy baseline, jaxrestore.data.degradations.bilinear_demosaic).
+BILINEAR_KERNEL_G = np.array([[0, 1, 0], [1, 4, 1], [0, 1, 0]], np.float64) / 4
+BILINEAR_KERNEL_RB = np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]], np.float64) / 4
+
+
+def bayer_mask(height: int, width: int, pattern: str = "RGGB") -> np.ndarray:
+    """(height, width, 3) bool: True where the Bayer `pattern` samples R, G or B.
+
+    `pattern` names the colours of the 2x2 tile in reading order: (0,0), (0,1), (1,0), (1,1).
+    """
+    if pattern not in BAYER_PATTERNS:
+        raise ValueError(f"unknown Bayer pattern {pattern!r}; known: {', '.join(BAYER_PATTERNS)}")
+    mask = np.zeros((height, width, 3), bool)
+    for k, colour in enumerate(pattern):
+        i, j = divmod(k, 2)
+        mask[i::2, j::2, "RGB".index(colour)] = True
+    return mask
 
 
 def bilinear_demosaic_masked(x: jnp.ndarray, pattern: str = "RGGB") -> jnp.ndarray:

@@ -1,1 +1,2 @@
-"""Training: train state, per-replica step, data-parallel drivers, checkpoints."""
+"""Training: train state, per-replica step, data-parallel drivers, the loop (checkpoints:
+`jaxrestore.checkpoints`)."""

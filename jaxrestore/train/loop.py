@@ -46,13 +46,13 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxrestore import protocol
 from jaxrestore.checkpoints import TrainCheckpoints, merge_variables
 from jaxrestore.config import check_config
 from jaxrestore.data.pipeline import TrainData
 from jaxrestore.data.sources import validation_samples
 from jaxrestore.errors import TrainingDiverged, UserError
 from jaxrestore.models import build_model
+from jaxrestore.train.checks import check_train
 from jaxrestore.train.losses import get_loss
 from jaxrestore.train.optim import learning_rate_schedule, make_optimizer
 from jaxrestore.train.parallel import make_driver
@@ -64,12 +64,11 @@ from jaxrestore.train.validate import Validator
 from jaxrestore.train.workdir_lock import hold_workdir
 
 
-def example_input(config: ml_collections.ConfigDict) -> jax.Array:
-    """Zero model input of one training example's shape (for initialisation)."""
-    task = config.task
-    side = config.data.patch_size // task.scale if task.name == "sr" else config.data.patch_size
-    channels = 3 if task.name == "demosaic" else task.channels
-    return jnp.zeros((1, side, side, channels), jnp.float32)
+def example_input(patch_size: int, task) -> jax.Array:
+    """Zero model input (1, h, h, C) of one training example of `task` with `patch_size`
+    target pixels (for initialisation)."""
+    side = task.input_size(patch_size)
+    return jnp.zeros((1, side, side, task.in_channels), jnp.float32)
 
 
 def check_workdir(workdir) -> pathlib.Path:
@@ -168,34 +167,38 @@ def _diverged(checkpoints: TrainCheckpoints, first_bad: int, what: str) -> Train
         "to resume from it")
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir) -> dict:
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir, task=None) -> dict:
     """Trains `config` in `workdir` (resuming from its newest checkpoint if any) and returns the
     final validation PSNR per image, plus 'mean' and the baseline's mean as 'baseline_mean'.
+    `task`: a `jaxrestore.tasks` task object (default: parsed from config.task), e.g. one of
+    your own.
 
     Raises jaxrestore.errors.UserError subclasses (one-line messages) for mistakes the user can
     fix: ConfigError, DataSourceError, CheckpointError (a work directory of another run or with
     no usable checkpoint), WorkdirBusy, DiskFull, TrainingDiverged (see the module doc); and
     TrainingStopped after saving on SIGTERM/SIGINT.
     """
-    check_config(config)
+    task = check_config(config, task)
+    check_train(config.train)
     workdir = check_workdir(workdir)
     train, is_main = config.train, jax.process_index() == 0
-    task = protocol.task_from_config(config.task, hardest=True)
     with contextlib.ExitStack() as stack:
-        data = stack.enter_context(TrainData(config, jax.process_index(), jax.process_count()))
-        samples = validation_samples(config)
+        data = stack.enter_context(TrainData(config, task, jax.process_index(),
+                                             jax.process_count()))
+        samples = validation_samples(config.data.val_path, task.channels)
         _make_workdir(workdir)
         hold_workdir(workdir, stack, log=lambda line: print(line, file=sys.stderr))
         stop = stack.enter_context(StopRequests())
 
-        module = build_model(config.model)
+        module = build_model(config.model, task.scale)
         schedule = learning_rate_schedule(train)
         optimizer = make_optimizer(train, schedule)
         driver = make_driver(train.parallel, make_train_step(
             module, config.model.pixel_range, get_loss(train.loss), optimizer))
-        init = functools.partial(init_train_state, module, optimizer, example_input(config),
-                                 train.seed)
-        validator = Validator(module, config.model.pixel_range, samples, task)
+        init = functools.partial(init_train_state, module, optimizer,
+                                 example_input(config.data.patch_size, task), train.seed)
+        validator = Validator(module, config.model.pixel_range, samples,
+                              task.at_level(hardest=True))
         checkpoints = stack.enter_context(TrainCheckpoints(
             workdir / "checkpoints", train.keep_checkpoints,
             log=print if is_main else lambda line: None))

@@ -6,18 +6,18 @@ import jax
 import numpy as np
 
 from jaxrestore import evaluate, protocol
-from jaxrestore.data.sources import Sample
+from jaxrestore.data.io import Sample
 from jaxrestore.models import apply_unit_range
 
 
 class Validator:
     """Scores a model on held-out ground truths by `task`'s protocol, exactly as eval.py does.
 
-    samples: uint8 ground truths (degraded once, here); task: a `protocol.Task` (a blind model's
-    hardest level, see `protocol.task_from_config`).
+    samples: uint8 ground truths (degraded once, here); task: a `jaxrestore.tasks` task at one
+    level (a blind model's hardest: `task.at_level(hardest=True)`).
     """
 
-    def __init__(self, module, pixel_range: float, samples: list[Sample], task: protocol.Task):
+    def __init__(self, module, pixel_range: float, samples: list[Sample], task):
         self.task = task
         self.examples = [(s.name, protocol.degrade(s.image, task)) for s in samples]
         self._forward = jax.jit(functools.partial(apply_unit_range, module,

@@ -25,7 +25,7 @@ import threading
 import jax
 import numpy as np
 
-from jaxrestore.errors import UserError
+from jaxrestore.errors import EXIT_RUNTIME, UserError
 
 LOCK_FILE = "train.lock"
 HEARTBEAT_SECONDS = 60.0
@@ -34,6 +34,8 @@ STALE_AFTER_SECONDS = 600.0
 
 class WorkdirBusy(UserError):
     """Another trainer holds the work directory."""
+
+    exit_code = EXIT_RUNTIME
 
 
 def _pid_alive(pid: int) -> bool:

@@ -1,6 +1,0 @@
-"""MAGN-tiny (trains on a CPU), colour Gaussian denoising at sigma 25."""
-from jaxrestore.configs.magn_common import magn_config
-
-
-def get_config():
-    return magn_config("denoise", channels=3, sigma=25.0, tiny=True)

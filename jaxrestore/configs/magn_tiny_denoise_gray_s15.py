@@ -1,6 +1,0 @@
-"""MAGN-tiny (trains on a CPU), grey Gaussian denoising at sigma 15."""
-from jaxrestore.configs.magn_common import magn_config
-
-
-def get_config():
-    return magn_config("denoise", channels=1, sigma=15.0, tiny=True)

@@ -1,6 +1,0 @@
-"""MAGN-tiny (trains on a CPU), grey Gaussian denoising at sigma 25."""
-from jaxrestore.configs.magn_common import magn_config
-
-
-def get_config():
-    return magn_config("denoise", channels=1, sigma=25.0, tiny=True)

@@ -1,6 +1,0 @@
-"""MAGN-tiny (trains on a CPU), grey JPEG artifact removal at quality 40."""
-from jaxrestore.configs.magn_common import magn_config
-
-
-def get_config():
-    return magn_config("jpeg", channels=1, quality=40, tiny=True)
