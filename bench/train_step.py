@@ -77,10 +77,10 @@ def analytic_flops(model, batch: int, lr_hw: tuple[int, int]) -> dict[str, int]:
         parts["fuse"] = [(conv_flops(lr, 3, 2 * n, n), 2), (conv_flops(lr, 3, n, n), 2),
                          (conv_flops(graph_hr, 3, 2 * n, n), 2),
                          (conv_flops(graph_hr, 3, n, n), 2)]
-        parts["neighbour_convs"] = [(model.k * conv_flops(lr, 5, n, n), 2),
-                                    (model.k * 2 * conv_flops(lr, 3, n, n), 2)]
+        parts["neighbour_convs"] = [(model.top_k * conv_flops(lr, 5, n, n), 2),
+                                    (model.top_k * 2 * conv_flops(lr, 3, n, n), 2)]
         e = VGG_FEATURES if model.embedding == "vgg" else 3
-        hidden, edges = WEIGHT_NET_HIDDEN, lr * model.k
+        hidden, edges = WEIGHT_NET_HIDDEN, lr * model.top_k
         parts["weight_nets"] = 2 * [(conv_flops(edges, 1, e, hidden), 1),
                                     (2 * conv_flops(edges, 1, hidden, hidden), 2),
                                     (conv_flops(edges, 1, hidden, 1), 2)]
@@ -89,11 +89,11 @@ def analytic_flops(model, batch: int, lr_hw: tuple[int, int]) -> dict[str, int]:
         parts["embedding"] = ([(conv_flops(p, 1, 3, 3) + conv_flops(p, 3, 3, e)
                                 + conv_flops(p, 3, e, e), 0) for p in (lr, son)]
                               if model.embedding == "vgg" else [])
-        query_grid = patch_grid(h, w, model.patch_size, model.stride)
-        son_grid = patch_grid(*son_hw, model.patch_size, model.stride)
+        query_grid = patch_grid(h, w, model.patch, model.stride)
+        son_grid = patch_grid(*son_hw, model.patch, model.stride)
         starts = window_starts(query_grid, son_grid, model.window, gs)
         candidates = np.prod(son_grid) if starts is None else starts[2] ** 2
-        patch_length = model.patch_size ** 2 * e
+        patch_length = model.patch ** 2 * e
         parts["knn"] = [(2 * batch * int(np.prod(query_grid)) * int(candidates)
                          * patch_length, 0)]
     flops = {name: sum(f * (1 + backward) for f, backward in layers)

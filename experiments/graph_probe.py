@@ -124,10 +124,10 @@ def oracle_indices(model, variables, lr, hr):
         embed = lambda x: x / pr  # noqa: E731
 
     def patch_vectors(x):
-        p = extract_patches(embed(x), model.patch_size * gs, model.stride * gs)
+        p = extract_patches(embed(x), model.patch * gs, model.stride * gs)
         return p.reshape(p.shape[:3] + (-1,))
 
-    return windowed_knn(patch_vectors(hr), patch_vectors(lr), model.k, model.window, gs)[1]
+    return windowed_knn(patch_vectors(hr), patch_vectors(lr), model.top_k, model.window, gs)[1]
 
 
 def zeroing(module_classes):

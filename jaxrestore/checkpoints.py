@@ -168,8 +168,9 @@ def save_for_inference(directory, config: ml_collections.ConfigDict, variables, 
 def load_for_inference(directory, log=None):
     """(config, variables, step) of the newest readable step of a checkpoint directory or a
     train.py workdir. An unreadable or non-finite newer step is skipped with one warning line
-    (to `log`, default stderr), as training's resume does; nothing is moved. Every failure is a
-    CheckpointError."""
+    (to `log`, default stderr), as training's resume does; nothing is moved. Model fields
+    stored under an old name come back under today's (`jaxrestore.models.RENAMED`). Every
+    failure is a CheckpointError."""
     path = checkpoint_directory(directory).resolve()
     log = log or (lambda line: print(line, file=sys.stderr))
     with _quiet_orbax_failures(), _manager(path) as manager:
@@ -194,7 +195,9 @@ def load_for_inference(directory, log=None):
     for reason in reasons:
         log(f"warning: checkpoint {reason} in {path}; using step {step}")
     state = restored[STATE]
-    config = ml_collections.ConfigDict(restored[CONFIG])
+    stored = restored[CONFIG]  # its model fields under today's names (stored before a rename)
+    config = ml_collections.ConfigDict(
+        {**stored, "model": models.renamed_fields(stored.get("model", {}))})
     return config, merge_variables(state["params"], state.get("frozen", {})), step
 
 

@@ -9,7 +9,7 @@ PyTorch names). Accepts a bare state_dict, the released `{'net_state_dict': ...}
 and fit its place; otherwise the error names the offending keys.
 
 The model config is inferred from the tensor shapes (n_feats, n_resblocks, scale, graph and
-embedding present); settings that no tensor records (k, window, patch size, stride, res_scale)
+embedding present); settings that no tensor records (top_k, window, patch, stride, res_scale)
 take the paper's values unless a config is given, whose shape-determined fields
 must agree with the weights. The output directory is a checkpoint for
 `jaxrestore.checkpoints.load_for_inference`; its config holds the `model` and `task` sections
@@ -164,7 +164,7 @@ def ignn_variables_from_torch(tensors: dict, model_config,
     """
     model = ignn.from_config(model_config)
     gs = ignn.graph_scale_for(model_config.scale)
-    size = max(3 * gs * model_config.patch_size, 16)
+    size = max(3 * gs * model_config.patch, 16)
     lr = jax.ShapeDtypeStruct((1, size, size, 3), np.float32)
     shapes = jax.eval_shape(lambda x: model.init(jax.random.key(0), x), lr)
     flat = {path: leaf for path, leaf in _flatten(shapes)

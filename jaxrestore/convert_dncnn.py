@@ -82,10 +82,10 @@ def dncnn_stack(layers: list) -> list[tuple[Conv, BatchNorm | None]] | None:
     if len(stack) < 2:
         return None
     convs = [conv for conv, _ in stack]
-    channels, features = convs[0].weight.shape[1], convs[0].weight.shape[0]
+    channels, n_feats = convs[0].weight.shape[1], convs[0].weight.shape[0]
     shapes = [conv.weight.shape for conv in convs]
-    expected = ([(features, channels, 3, 3)] + [(features, features, 3, 3)] * (len(convs) - 2)
-                + [(channels, features, 3, 3)])
+    expected = ([(n_feats, channels, 3, 3)] + [(n_feats, n_feats, 3, 3)] * (len(convs) - 2)
+                + [(channels, n_feats, 3, 3)])
     with_bn = [bn is not None for _, bn in stack]
     bias_ok = all(conv.bias is None or conv.bias.shape == (conv.weight.shape[0],)
                   for conv in convs)
@@ -138,7 +138,7 @@ def convert_dncnn(state: dict, sigma: float | None, bn_eps: float = 1e-5):
                                "bias": sign * bias.astype(np.float32)}
     first = stack[0][0].weight
     model = model_config(DnCNN, "dncnn", channels=int(first.shape[1]),
-                         features=int(first.shape[0]), depth=len(stack), batch_norm=False)
+                         n_feats=int(first.shape[0]), depth=len(stack), batch_norm=False)
     model.pixel_range = 1.0
     config = ml_collections.ConfigDict({"model": model.to_dict(), "task": {
         "name": "denoise", "channels": model.channels, "sigma": float(sigma)}})

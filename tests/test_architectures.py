@@ -75,7 +75,7 @@ def test_dncnn_layouts_are_detected_and_compute_the_torch_network(make, name, ch
     architecture = architectures.detect(state)
     assert architecture.name == name
     config, variables = architecture.convert(state, architectures.Options(sigma=25, bn_eps=1e-4))
-    assert (config.model.channels, config.model.features, config.model.depth) == (channels, 4, 4)
+    assert (config.model.channels, config.model.n_feats, config.model.depth) == (channels, 4, 4)
     assert (config.task.name, config.task.sigma) == ("denoise", 25.0)
     x = np.random.default_rng(1).random((2, 9, 7, channels), np.float32)
     ours = build_model(config.model).apply(variables, x)

@@ -16,7 +16,7 @@ from jaxrestore.models.dncnn import DnCNN
 from jaxrestore.train import losses, optim, parallel, state as state_lib, step as step_lib
 
 assert jax.device_count() == 2
-module = DnCNN(channels=1, features=4, depth=3, batch_norm=True)
+module = DnCNN(channels=1, n_feats=4, depth=3, batch_norm=True)
 config = ml_collections.ConfigDict(dict(optimizer="adam", learning_rate=1e-2, b1=0.9, b2=0.999,
     eps=1e-8, schedule="constant", grad_clip=0.0))
 optimizer = optim.make_optimizer(config)

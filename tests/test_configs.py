@@ -40,7 +40,7 @@ def test_model_defaults_live_in_the_classes():
     magn, dncnn = configs.load("magn_denoise_gray_s25"), configs.load("dncnn_denoise_gray_s25")
     assert {k: v for k, v in magn.model.items() if k not in ("name", "pixel_range")} == {
         f: getattr(MAGN(), f) for f in magn.model if f not in ("name", "pixel_range")}
-    assert dncnn.model.features == DnCNN().features and dncnn.model.depth == DnCNN().depth
+    assert dncnn.model.n_feats == DnCNN().n_feats and dncnn.model.depth == DnCNN().depth
     assert configs.load("magn_tiny_jpeg_q10").model.top_k == 4  # what the tiny config sets
 
 
@@ -62,12 +62,26 @@ def test_the_scale_is_the_tasks():
     ("magn_tiny_denoise_gray_s25", "magn_tiny_s25"), ("dncnn_tiny_denoise_gray_s25",
                                                       "dncnn_tiny_s25")])
 def test_committed_checkpoints_match_their_configs(config_name, checkpoint):
-    """Their stored configs predate model.dtype; read back, they equal today's config."""
+    """Their stored configs predate model.dtype (and DnCNN's, the rename of `features` to
+    `n_feats`); read back, they equal today's config."""
     stored = json.loads(next((REPO / "pretrained" / checkpoint).glob("*/config/metadata"))
                         .read_text())
     model = configs.load(config_name).model
     assert "dtype" not in stored["model"]
     assert models.stored_model_config(stored["model"], model) == model.to_dict()
+
+
+@pytest.mark.parametrize("config_name, old_names", [
+    ("ignn_tiny_x2", {"top_k": "k", "patch": "patch_size"}),
+    ("dncnn_tiny_denoise_gray_s25", {"n_feats": "features"})])
+def test_a_stored_config_with_old_field_names_reads_as_the_new(config_name, old_names):
+    """One spelling per field (n_feats, patch, top_k, as MAGN's); a checkpoint config stored
+    with the old ones is today's config."""
+    model = configs.load(config_name).model
+    stored = {old_names.get(field, field): value for field, value in model.items()}
+    assert set(old_names.values()) <= set(stored) and not set(old_names) & set(stored)
+    assert models.stored_model_config(stored, model) == model.to_dict()
+    assert {"n_feats", "patch", "top_k"} <= set(configs.load("magn_tiny_jpeg_q10").model)
 
 
 def forget_config_overrides():

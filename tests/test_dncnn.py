@@ -17,7 +17,7 @@ def test_dncnn_s_has_the_published_parameter_count():
     """DnCNN-S (17 layers, 64 features, grey, BN, bias-free convs): 556,032 trainable
     parameters, the number quoted for DnCNN-S; BN running statistics are not parameters."""
     x = jax.ShapeDtypeStruct((1, 40, 40, 1), jnp.float32)
-    variables = jax.eval_shape(DnCNN(channels=1, features=64, depth=17, batch_norm=True).init,
+    variables = jax.eval_shape(DnCNN(channels=1, n_feats=64, depth=17, batch_norm=True).init,
                                jax.random.key(0), x)
     assert count(variables["params"]) == 556_032
     assert count(variables["batch_stats"]) == 15 * 2 * 64     # mean and var of 15 BN layers
@@ -32,7 +32,7 @@ def test_dncnn_without_bn_replaces_bn_by_conv_biases():
 
 
 def test_dncnn_shapes_residual_and_batch_norm_modes():
-    model = DnCNN(channels=3, features=8, depth=4, batch_norm=True)
+    model = DnCNN(channels=3, n_feats=8, depth=4, batch_norm=True)
     x = jax.random.uniform(jax.random.key(0), (2, 13, 17, 3))
     variables = jax.jit(model.init)(jax.random.key(1, impl="rbg"), x)  # rbg: fast to compile
     y = jax.jit(model.apply)(variables, x)

@@ -43,7 +43,7 @@ def denoise_checkpoint(tmp_path_factory):
     config = base_config()
     config.model.name = "dncnn"
     config.model.pixel_range = 1.0
-    config.model.update(dict(channels=3, features=4, depth=3, batch_norm=False))
+    config.model.update(dict(channels=3, n_feats=4, depth=3, batch_norm=False))
     config.task.update(dict(name="denoise", channels=3, sigma=25.0))
     return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "dncnn", config)
 
@@ -195,7 +195,7 @@ def dncnn(task, channels, **task_fields):
     config = base_config()
     config.model.name = "dncnn"
     config.model.pixel_range = 1.0
-    config.model.update(dict(channels=3 if task == "demosaic" else channels, features=2,
+    config.model.update(dict(channels=3 if task == "demosaic" else channels, n_feats=2,
                              depth=2, batch_norm=False))
     config.task.update(dict(name=task, channels=channels, **task_fields))
     key = jax.random.key(0, impl="unsafe_rbg")

@@ -1,6 +1,7 @@
 """experiments/ and pretrained/: the BM3D baseline script scores the protocol's noisy images, and
-the committed tiny checkpoints load and restore images better than the protocol's baseline
-(denoisers: the noisy input; SR models: bicubic); experiments/tables.py scores only finished
+the committed tiny checkpoints load, compute what they computed before the model fields were
+renamed, and restore images better than the protocol's baseline (denoisers: the noisy input;
+SR models: bicubic); experiments/tables.py scores only finished
 runs and collects mean ± std over seeds."""
 import json
 import math
@@ -12,8 +13,9 @@ import numpy as np
 import pytest
 import skimage.data
 
-from jaxrestore import metrics, protocol, tasks
+from jaxrestore import checkpoints, metrics, protocol, tasks
 from jaxrestore.inference import Restorer
+from jaxrestore.models import apply_unit_range, build_model
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 PRETRAINED = REPO / "pretrained"
@@ -69,6 +71,26 @@ def test_pretrained_sr_models_restore_a_photo(name):
     # docs/results.md); the same models freshly initialised give 9.2-9.3 dB
     bicubic = metrics.psnr(example.baseline, example.target, crop_border=2, y_channel=True)
     assert metrics.psnr(restored, example.target, crop_border=2, y_channel=True) > bicubic + 0.5
+
+
+# Outputs [::24, ::24, 0] of the code before IGNN's k / patch_size and DnCNN's features were
+# renamed (main at 57c7708): the checkpoints still hold the old names and must compute the same.
+STORED_OUTPUTS = {"dncnn_tiny_s25": [[0.308934, 0.259363], [0.070074, 0.172572]],
+                  "ignn_tiny_x2": [[0.799593, 0.660675, 0.309322], [0.079489, 0.104162, 0.054536],
+                                   [0.043724, 0.045332, 0.019459]]}
+
+
+@pytest.mark.parametrize("name", sorted(STORED_OUTPUTS))
+def test_pretrained_models_give_their_stored_outputs(name):
+    config, variables, _ = checkpoints.load_for_inference(PRETRAINED / name)
+    if name == "ignn_tiny_x2":
+        x, scale = skimage.data.astronaut()[180:212, 200:232].astype(np.float32)[None] / 255, 2
+    else:
+        clean = skimage.data.camera()[None, 100:148, 200:248, None].astype(np.float32) / 255
+        x, scale = clean + np.random.default_rng(0).normal(0, 25 / 255, clean.shape), 1
+    out = apply_unit_range(build_model(config.model, scale), variables, x.astype(np.float32),
+                           config.model.pixel_range)
+    np.testing.assert_allclose(np.asarray(out)[0, ::24, ::24, 0], STORED_OUTPUTS[name], atol=1e-5)
 
 
 def _tables_module():

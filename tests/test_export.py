@@ -43,7 +43,7 @@ def _checkpoint(tmp_path, config, channels):
 def _dncnn(tmp_path):
     config = base_config()
     config.model.name, config.model.pixel_range = "dncnn", 1.0
-    config.model.update(dict(channels=1, features=4, depth=3, batch_norm=False))
+    config.model.update(dict(channels=1, n_feats=4, depth=3, batch_norm=False))
     config.task.update(dict(name="denoise", channels=1, sigma=25.0))
     return _checkpoint(tmp_path, config, 1)
 

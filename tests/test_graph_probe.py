@@ -60,7 +60,7 @@ def _patches_np(x, patch, stride):
 
 
 def test_oracle_is_the_nearest_lr_patch_to_each_hr_patch():
-    model = IGNN(scale=2, n_resblocks=2, n_feats=8, k=2, embedding="pixels")
+    model = IGNN(scale=2, n_resblocks=2, n_feats=8, top_k=2, embedding="pixels")
     rng = np.random.default_rng(1)
     hr = rng.uniform(0, 255, (1, 32, 32, 3))
     lr = rng.uniform(0, 255, (1, 16, 16, 3))
@@ -73,7 +73,7 @@ def test_oracle_is_the_nearest_lr_patch_to_each_hr_patch():
 
 
 def test_knn_variant_is_the_models_output_and_zero_changes_it():
-    model = IGNN(scale=2, n_resblocks=2, n_feats=8, k=2)
+    model = IGNN(scale=2, n_resblocks=2, n_feats=8, top_k=2)
     lr = jnp.asarray(np.random.default_rng(2).uniform(0, 1, (1, 16, 16, 3)), jnp.float32)
     hr = jnp.zeros((1, 32, 32, 3))
     variables = model.init(jax.random.PRNGKey(0), lr * 255)

@@ -98,7 +98,7 @@ def case_config(meta: dict):
     # patch 3 and stride 2 are constants of the original (models/IGNN.py), as our defaults.
     # Direct convolutions: the step compiles ~2.5x faster than with Winograd (measured).
     config.model.update(n_resblocks=net["N_RESBLOCK"], n_feats=net["N_FEATURE"],
-                        k=net["N_REIGHBOR"], window=net["WINDOW_SIZE"],
+                        top_k=net["N_REIGHBOR"], window=net["WINDOW_SIZE"],
                         res_scale=net["RES_SCALE"], conv_algorithm="direct")
     config.model.scale = meta["scale"]  # a converted network's section holds its own scale
     assert ignn.graph_scale_for(meta["scale"]) == meta["graph_scale"]

@@ -21,12 +21,12 @@ from jaxrestore.ops.color import rgb_to_luma
 from jaxrestore.ops.tiling import tiled_apply
 
 
-def dncnn_config(channels=3, features=4, depth=3, task="denoise"):
+def dncnn_config(channels=3, n_feats=4, depth=3, task="denoise"):
     config = base_config()
     config.model.name = "dncnn"
     config.model.pixel_range = 1.0
     config.model.channels = channels
-    config.model.features = features
+    config.model.n_feats = n_feats
     config.model.depth = depth
     config.model.batch_norm = False
     config.task.name = task
@@ -255,7 +255,7 @@ def test_ignn_tiled_and_one_tile_against_whole_image(ignn):
 
 
 def test_compilations_for_mixed_sizes_stay_within_the_bound():
-    config = dncnn_config(features=2, depth=2)
+    config = dncnn_config(n_feats=2, depth=2)
     variables = init(config)
     rng = np.random.default_rng(0)
     sizes = [tuple(rng.integers(5, 150, 2)) for _ in range(14)] + [(64, 64), (64, 64), (64, 64)]
@@ -309,9 +309,9 @@ def test_checkpoint_errors(tmp_path):
     with pytest.raises(CheckpointError):
         load_checkpoint(tmp_path / "corrupt", log=lambda line: None)
     config = dncnn_config()
-    config.model.n_feats = 3  # a field DnCNN does not have: the model cannot be built
+    config.model.n_resblocks = 3  # a field DnCNN does not have: the model cannot be built
     checkpoints.save_for_inference(tmp_path / "foreign", config, init(dncnn_config()))
-    with pytest.raises(CheckpointError, match="unusable config.*n_feats"):
+    with pytest.raises(CheckpointError, match="unusable config.*n_resblocks"):
         load_checkpoint(tmp_path / "foreign")
 
 

@@ -44,7 +44,7 @@ def test_converted_without_torch_equals_kair_in_torch(kair_weights, shared_data,
     assert result.returncode == 0 and "KAIR DnCNN" in result.stdout, result.stderr
     torch = pytest.importorskip("torch")
     config, variables, _ = load_for_inference(out)
-    assert (config.model.depth, config.model.features, config.task.sigma) == (17, 64, 25.0)
+    assert (config.model.depth, config.model.n_feats, config.task.sigma) == (17, 64, 25.0)
 
     rng = np.random.default_rng(0)
     crops = [read_image(shared_data / "Set12" / name, channels=1)[40:72, 60:100]

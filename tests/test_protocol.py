@@ -36,7 +36,7 @@ def _config(task, channels, **task_fields):
         config.model = ignn_model_config(scale=2, n_resblocks=1, n_feats=4, use_graph=False)
     else:
         config.model.name, config.model.pixel_range = "dncnn", 1.0
-        config.model.update(dict(channels=channels, features=4, depth=2, batch_norm=False))
+        config.model.update(dict(channels=channels, n_feats=4, depth=2, batch_norm=False))
     return config
 
 

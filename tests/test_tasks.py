@@ -58,7 +58,7 @@ def poisson_config(folders):
     config.task.channels = 1
     config.task.peak = 20.0
     config.model.name = "dncnn"
-    config.model.update(dict(channels=1, features=8, depth=3, batch_norm=False))
+    config.model.update(dict(channels=1, n_feats=8, depth=3, batch_norm=False))
     config.data.update(dict(source="folder", train_path=str(folders / "train"),
                             val_path=str(folders / "val"), patch_size=16, batch_size=4,
                             num_workers=0))

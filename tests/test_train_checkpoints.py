@@ -120,6 +120,21 @@ def test_other_model_is_a_clear_error(tmp_path):
             manager.restore_latest(_state(0), _config(n_feats=64))
 
 
+def test_a_run_stored_with_old_field_names_resumes_under_the_new(tmp_path):
+    """A checkpoint written before IGNN's `k`, `patch_size` and DnCNN's `features` were renamed
+    `top_k`, `patch`, `n_feats`: the run resumes, inference reads the new names, and a value
+    that differs is still another run."""
+    with TrainCheckpoints(tmp_path, 3) as manager:
+        manager.save(1, _state(1), _config(k=5, patch_size=3, features=8), None)
+        manager.wait_until_finished()
+    config, _, _ = checkpoints.load_for_inference(tmp_path)
+    assert config.model.to_dict() == _config(top_k=5, patch=3, n_feats=8).model.to_dict()
+    with TrainCheckpoints(tmp_path, 3) as manager:
+        assert manager.restore_latest(_state(0), _config(top_k=5, patch=3, n_feats=8))[0] == 1
+        with pytest.raises(CheckpointError, match="different model config"):
+            manager.restore_latest(_state(0), _config(top_k=4, patch=3, n_feats=8))
+
+
 def test_inference_reads_a_training_checkpoint(tmp_path):
     _save(tmp_path, [3])
     config, variables, _ = checkpoints.load_for_inference(tmp_path)

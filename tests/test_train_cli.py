@@ -77,6 +77,7 @@ def test_a_config_mistake_is_one_line_from_a_real_process(tmp_path):
 @pytest.mark.parametrize("args,expected", [
     (["--config.train.foo=1"], "unknown config field train.foo"),
     (["--config.foo.bar=1"], "unknown config field foo.bar"),
+    (["--config.model.k=3"], "model.k is now model.top_k"),  # renamed (models.RENAMED)
     (["--config.train.steps=abc"], "--config.train.steps=abc"),
 ])
 def test_config_mistakes_are_one_line(run_train_here, tmp_path, args, expected):

@@ -64,6 +64,7 @@ def _config_file(argv) -> tuple[list, str | None]:
 def _unknown_override(config_path: str, argv) -> str | None:
     """For a failed parse: the first --config.a.b=... that names no field of the config."""
     from jaxrestore import configs
+    from jaxrestore.models import RENAMED
 
     try:
         config = configs.load(config_path)
@@ -77,6 +78,9 @@ def _unknown_override(config_path: str, argv) -> str | None:
         for depth, key in enumerate(path):
             if not hasattr(node, "keys") or key not in node:
                 where = ".".join(path[:depth]) or "the config"
+                if path[:depth] == ["model"] and RENAMED.get(key) in node:
+                    return (f"config field model.{key} is now model.{RENAMED[key]} ({arg}): "
+                            f"use --config.model.{RENAMED[key]}")
                 known = ", ".join(sorted(node.keys())) if hasattr(node, "keys") else ""
                 return f"unknown config field {'.'.join(path)} ({arg}); {where} has: {known}"
             node = node[key]

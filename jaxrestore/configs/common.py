@@ -6,7 +6,9 @@ returning an `ml_collections.ConfigDict` with four sections; model configs start
 
 - `model`: `name` (registry key, see jaxrestore.models), `pixel_range`, model fields: every
   field of the model's class at the class's default (`jaxrestore.models.model_config`), with
-  the config setting only what differs.
+  the config setting only what differs. Every model spells its width `n_feats`, and a graph
+  model its patch side `patch` and its neighbours per node `top_k` (checkpoints stored with
+  the old `features`, `patch_size`, `k` read as these: jaxrestore.models.RENAMED).
 - `task`: `name` ('sr' | 'denoise' | 'jpeg' | 'demosaic'), `channels` (1 grey, 3 colour),
   `scale` (sr), `sigma` (denoise: a number, or [low, high] for a blind model),
   `quality` (jpeg: a number or [low, high]). A field keeps its type on the command line: a
@@ -20,6 +22,7 @@ returning an `ml_collections.ConfigDict` with four sections; model configs start
   not sampled), so input and target have the same shape. (IGNN computes its son image from
   `input` itself.)
 - `data`: where training images come from and how they are cropped and batched.
+  `data.patch_size` is the training crop on the target image, not the graph's `model.patch`.
 - `train`: optimiser, schedule, loss, parallelism, logging and checkpoint cadence.
 """
 import ml_collections
@@ -49,7 +52,7 @@ def base_config() -> ml_collections.ConfigDict:
     config.data.train_path = ""     # folder(s) of training images, comma separated
     config.data.val_path = ""       # folder of validation images ('' = held-out embedded photos)
     config.data.tfds_data_dir = ""
-    config.data.patch_size = 96     # crop size on the target (HR / clean) image
+    config.data.patch_size = 96     # crop on the target (HR / clean) image; not model.patch
     config.data.batch_size = 16     # global batch, split over devices
     config.data.num_workers = 2
     config.data.prefetch = 4

@@ -14,6 +14,6 @@ def get_config(arg: str):
     config = base_config()
     same_size_task(config, arg.removeprefix("tiny_"))
     config.model = model_config(DnCNN, "dncnn", channels=config.task.channels,
-                                **(dict(features=32, depth=8) if tiny else {}))
+                                **(dict(n_feats=32, depth=8) if tiny else {}))
     dagl_training(config, tiny)
     return config

@@ -1,5 +1,5 @@
 """IGNN, `get_config(arg)` with arg `x2`, `x3`, `x4` (the paper's size: 32 residual blocks, 256
-features, k 5, window 30, patch 3, stride 2) or `tiny_x2`, `tiny_x3`, `tiny_x4` (IGNN-tiny: 4
+features, top_k 5, window 30, patch 3, stride 2) or `tiny_x2`, `tiny_x3`, `tiny_x4` (IGNN-tiny: 4
 residual blocks, 32 features, the paper's graph settings; CPU-sized): the packaged configs
 ignn_x2 ... ignn_tiny_x4.
 
@@ -8,7 +8,7 @@ ignn_x2 ... ignn_tiny_x4.
 Data follow the original (sczhou/IGNN config.py, core/build.py; docs/training.md): HR crops of
 160 (×2, ×4) or 198 (×3) pixels, a random RGB channel permutation, batch 2, 800k iterations of
 Adam 1e-4 halved four times; the model makes its son image from each LR crop. IGNN-tiny takes
-24-pixel LR crops (HR 48 / 72 / 96; the son patch grid then holds enough patches for k 5),
+24-pixel LR crops (HR 48 / 72 / 96; the son patch grid then holds enough patches for top_k 5),
 batch 8, 1000 steps.
 """
 from jaxrestore.configs.common import base_config

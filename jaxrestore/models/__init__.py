@@ -33,12 +33,16 @@ from jaxrestore.models.base import (BATCH_STATS, DERIVED, DTYPES, Signature,
 
 __all__ = ["BATCH_STATS", "DERIVED", "DTYPES", "MODELS", "Signature", "apply_for_training",
            "apply_unit_range", "build_model", "display_name", "model_config", "module_kwargs",
-           "signature", "stored_model_config", "wide_dtype"]
+           "RENAMED", "renamed_fields", "signature", "stored_model_config", "wide_dtype"]
 MODELS = {"ignn": ignn, "magn": magn, "dncnn": dncnn}
 # Fields a stored checkpoint config may lack, at the value it was trained with: MAGN and DnCNN
 # configs held no `dtype` before it became a field of every config, MAGN none of
 # `residual_base` before demosaicing could refine the bilinear estimate.
 STORED_DEFAULTS = {"dtype": "float32", "residual_base": "input"}
+# Fields renamed so that every model spells them alike (old → new): DnCNN's width was
+# `features`, IGNN's neighbours and graph patch `k` and `patch_size` (MAGN's spelling won).
+# Checkpoints stored before hold the old names; they are read under the new ones.
+RENAMED = {"features": "n_feats", "k": "top_k", "patch_size": "patch"}
 
 
 def _module(model_config):
@@ -48,11 +52,18 @@ def _module(model_config):
     return MODELS[name]
 
 
+def renamed_fields(stored) -> dict:
+    """A `model` section read from a checkpoint with its RENAMED fields under their new names."""
+    return {RENAMED.get(k, k): v for k, v in stored.items()}
+
+
 def stored_model_config(stored: dict, fields) -> dict:
-    """A `model` section read from a checkpoint as a config with `fields` would hold it: the
-    fields added since at the values it was trained with (STORED_DEFAULTS), DERIVED ones it
-    stored (the scale, which the task section holds too) left out unless `fields` has them."""
-    upgraded = {**{k: v for k, v in STORED_DEFAULTS.items() if k in fields}, **stored}
+    """A `model` section read from a checkpoint as a config with `fields` would hold it: old
+    field names under their new ones (RENAMED), the fields added since at the values it was
+    trained with (STORED_DEFAULTS), DERIVED ones it stored (the scale, which the task section
+    holds too) left out unless `fields` has them."""
+    upgraded = {**{k: v for k, v in STORED_DEFAULTS.items() if k in fields},
+                **renamed_fields(stored)}
     return {k: v for k, v in upgraded.items() if k in fields or k not in DERIVED}
 
 

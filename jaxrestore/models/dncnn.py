@@ -22,14 +22,14 @@ class DnCNN(nn.Module):
     """Residual conv stack. x (B, H, W, channels) in [0, 1] → (B, H, W, channels).
 
     Attributes:
-      channels: image channels (in == out). features: width. depth: conv layers (≥ 2).
+      channels: image channels (in == out). n_feats: width. depth: conv layers (≥ 2).
       batch_norm: BN after every middle conv (then convs have no bias).
       dtype: computation dtype of the convolutions ('float32', 'bfloat16' or 'float64', which
         needs JAX_ENABLE_X64=1); parameters and the residual sum (the output) are float32
         (float64 for float64).
     """
     channels: int = 1
-    features: int = 64
+    n_feats: int = 64
     depth: int = 17
     batch_norm: bool = False
     dtype: str = "float32"
@@ -44,9 +44,9 @@ class DnCNN(nn.Module):
         if self.depth < 2:
             raise ValueError(f"DnCNN depth must be at least 2, got {self.depth}")
         bias = not self.batch_norm
-        y = nn.relu(self._conv(self.features, bias, "conv_0")(x))
+        y = nn.relu(self._conv(self.n_feats, bias, "conv_0")(x))
         for i in range(1, self.depth - 1):
-            y = self._conv(self.features, bias, f"conv_{i}")(y)
+            y = self._conv(self.n_feats, bias, f"conv_{i}")(y)
             if self.batch_norm:
                 y = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
                                  axis_name=batch_axis, dtype=jnp.dtype(self.dtype),
@@ -64,7 +64,7 @@ class DnCNN(nn.Module):
 
 
 def from_config(model_config) -> DnCNN:
-    """Builds DnCNN from `config.model` (fields channels, features, depth, batch_norm)."""
+    """Builds DnCNN from `config.model` (fields channels, n_feats, depth, batch_norm)."""
     return DnCNN(**module_kwargs(DnCNN, model_config))
 
 

@@ -18,7 +18,7 @@ researcher can swap it (experiments/graph_probe.py replaces it by shuffled, rand
 oracle neighbours) without touching the network's maths. The embedding is frozen VGG19 conv1_2 (see jaxrestore.models.vgg) or, with
 embedding='pixels', the image itself scaled to [0, 1] (a weight-free alternative).
 Any LR size works as in the original (patch grids are padded, HR features folded and cropped);
-the son patch grid must hold at least k patches.
+the son patch grid must hold at least top_k patches.
 
 `use_graph=False` drops the graph, fuse_b and fuse_up: the plain EDSR trunk with the same layers
 (a baseline). Frozen variables (mean shifts, VGG embedding) live in `constants`, not `params`.
@@ -83,15 +83,15 @@ def display_name(model_config) -> str:
 
 def signature(model_config) -> base.Signature:
     """RGB in, RGB out, `scale` times larger; SR only; the smallest LR side whose son image
-    holds k patches."""
+    holds top_k patches."""
     scale, gs = model_config.scale, graph_scale_for(model_config.scale)
     if scale not in (2, 3, 4):
         raise ConfigError(f"IGNN upscales x2, x3 or x4, not x{scale} (the task's scale)")
-    patch, stride = model_config.get("patch_size", 3), model_config.get("stride", 2)
+    patch, stride = model_config.get("patch", 3), model_config.get("stride", 2)
     side = patch
     while True:
         rows, cols = patch_grid(side, side, patch, stride)
-        if rows * cols >= model_config.get("k", 5):
+        if rows * cols >= model_config.get("top_k", 5):
             break
         side += 1
     return base.Signature(3, 3, scale, min_size=side * gs if
@@ -116,7 +116,8 @@ class WeightNet(nn.Module):
 class GCNBlock(nn.Module):
     """Graph aggregation (the original `GCNBlock`).
 
-    y (B,H,W,C) LR features; idx (B,m1,m2,k) son-patch neighbours of each LR patch;
+    y (B,H,W,C) LR features; idx (B,m1,m2,k) son-patch neighbours of each LR patch (k: IGNN's
+    top_k);
     edges (B,H,W,k,E) LR edge features per neighbour → (lr (B,H,W,C), hr (B,H*s,W*s,C)).
     Each neighbour's HR aggregate goes through a shared 5×5 stride-s conv and two 3×3 convs
     back to LR (`jaxrestore.ops.neighbour_loop`); the LR and HR weight nets score the k
@@ -125,10 +126,8 @@ class GCNBlock(nn.Module):
     average pooling gives the LR ones back and its pointwise HR weight net equals the net on
     the LR features, repeated: computed so.
     """
-    features: int
     scale: int
-    k: int = 5
-    patch_size: int = 3
+    patch: int = 3
     stride: int = 2
     res_scale: float = 0.1
     conv_algorithm: str = "direct"
@@ -146,7 +145,7 @@ class GCNBlock(nn.Module):
         down = tuple(tuple(ConvWeights(c, size, c, dtype=y.dtype, name=f"knn_down{n}")())
                      for n, size in enumerate((5, 3, 3)))
         return neighbour_sums(y, pixel_unshuffle(y, s), idx, weight_lr, weight_hr, down, s,
-                              self.patch_size, self.stride, self.conv_algorithm)
+                              self.patch, self.stride, self.conv_algorithm)
 
 
 class IGNN(nn.Module):
@@ -154,7 +153,7 @@ class IGNN(nn.Module):
 
     Attributes:
       scale: SR factor (2, 3 or 4). n_resblocks, n_feats: trunk depth and width.
-      k, window, patch_size, stride: graph settings (neighbours, search window in son patches,
+      top_k, window, patch, stride: graph settings (neighbours, search window in son patches,
         patch size and stride on the LR grid). res_scale: residual scaling (0.1).
       embedding: 'vgg' (frozen VGG19 conv1_2, the original) or 'pixels' (the normalised RGB).
       use_graph: False gives the plain EDSR trunk (no graph, fuse_b, fuse_up).
@@ -176,9 +175,9 @@ class IGNN(nn.Module):
     scale: int = 2
     n_resblocks: int = 32
     n_feats: int = 256
-    k: int = 5
+    top_k: int = 5
     window: int = 30
-    patch_size: int = 3
+    patch: int = 3
     stride: int = 2
     res_scale: float = 0.1
     embedding: str = "vgg"
@@ -213,28 +212,29 @@ class IGNN(nn.Module):
         son_emb = jax.lax.stop_gradient(embed(son))
 
         def patch_vectors(x):                   # b h w e → b m1 m2 (p*p*e)
-            p = extract_patches(x, self.patch_size, self.stride)
+            p = extract_patches(x, self.patch, self.stride)
             return p.reshape(p.shape[:3] + (-1,))
 
-        _, idx = neighbour_search(patch_vectors(lr_emb), patch_vectors(son_emb), self.k,
+        _, idx = neighbour_search(patch_vectors(lr_emb), patch_vectors(son_emb), self.top_k,
                                   self.window, self.graph_scale)
         idx = jax.lax.stop_gradient(idx)
-        edges = edge_features(lr_emb, son_emb, idx, 1, self.patch_size, self.stride)
-        return idx, jax.lax.stop_gradient(edges.reshape(edges.shape[:3] + (self.k, -1)))
+        edges = edge_features(lr_emb, son_emb, idx, 1, self.patch, self.stride)
+        return idx, jax.lax.stop_gradient(edges.reshape(edges.shape[:3] + (self.top_k, -1)))
 
     def check_sizes(self, lr, son):
-        """Raises ValueError when son does not fit lr or the son patch grid has < k patches."""
+        """Raises ValueError when son does not fit lr or the son patch grid has < top_k
+        patches."""
         b, h, w, _ = lr.shape
         gs = self.graph_scale
         want = (b, h // gs, w // gs, lr.shape[-1])
         if son.shape != want:
             raise ValueError(f"son image must have shape {want} for LR {lr.shape}, got "
                              f"{son.shape}")
-        n1, n2 = patch_grid(h // gs, w // gs, self.patch_size, self.stride)
-        if h // gs < self.patch_size or w // gs < self.patch_size or n1 * n2 < self.k:
+        n1, n2 = patch_grid(h // gs, w // gs, self.patch, self.stride)
+        if h // gs < self.patch or w // gs < self.patch or n1 * n2 < self.top_k:
             raise ValueError(f"LR image {h}x{w} is too small for IGNN: the son image "
-                             f"{h // gs}x{w // gs} must hold at least k={self.k} "
-                             f"{self.patch_size}x{self.patch_size} patches")
+                             f"{h // gs}x{w // gs} must hold at least top_k={self.top_k} "
+                             f"{self.patch}x{self.patch} patches")
 
     @nn.compact
     def __call__(self, lr, son=None, neighbour_search=windowed_knn):
@@ -260,8 +260,9 @@ class IGNN(nn.Module):
         for i in range(n_pre):
             x1 = ResBlock(n, 3, self.res_scale, algorithm=algorithm, name=f"body1_{i}")(x1)
         if self.use_graph:
-            x1_lr, x1_hr = GCNBlock(n, self.graph_scale, self.k, self.patch_size, self.stride,
-                                    self.res_scale, algorithm, name="gcn")(x1, idx, edges)
+            x1_lr, x1_hr = GCNBlock(
+                scale=self.graph_scale, patch=self.patch, stride=self.stride,
+                res_scale=self.res_scale, conv_algorithm=algorithm, name="gcn")(x1, idx, edges)
             x1 = jnp.concatenate([x1, x1_lr], -1)
             x1 = nn.relu(conv(n, name="fuse_b0", algorithm=algorithm)(x1))
             x1 = conv(n, name="fuse_b1", algorithm=algorithm)(x1)
