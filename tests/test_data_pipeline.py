@@ -138,7 +138,7 @@ def test_denoise_fixed_and_blind(photo_dir):
     assert sigmas.min() > 3 and sigmas.max() < 53 and sigmas.max() - sigmas.min() > 20
 
 
-def test_jpeg_grey_matches_pillow(photo_dir):
+def test_jpeg_gray_matches_pillow(photo_dir):
     batch = take(make_config(photo_dir, "jpeg", task__channels=1, task__quality=20), 1, 1)[0]
     assert batch["input"].shape == batch["target"].shape == (8, 16, 16, 1)
     for inp, tgt in zip(batch["input"], batch["target"]):
@@ -163,7 +163,7 @@ def test_demosaic_rggb_sites(photo_dir):
         assert not sub_x[..., others].any()
 
 
-def test_skimage_default_grey(photo_dir):
+def test_skimage_default_gray(photo_dir):
     config = base_config()
     config.task.name, config.task.channels, config.task.sigma = "denoise", 1, 15.0
     config.data.patch_size, config.data.batch_size, config.data.num_workers = 32, 4, 0

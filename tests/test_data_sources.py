@@ -21,33 +21,33 @@ from jaxrestore.data import pipeline, sources, tfds_div2k
 def mixed_dir(tmp_path):
     rng = np.random.default_rng(0)
     colour = rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)
-    grey = rng.integers(0, 256, (18, 22), dtype=np.uint8)
+    gray = rng.integers(0, 256, (18, 22), dtype=np.uint8)
     Image.fromarray(colour).save(tmp_path / "b_colour.png")
     (tmp_path / "sub").mkdir()
-    Image.fromarray(grey, "L").save(tmp_path / "sub" / "a_grey.bmp")
+    Image.fromarray(gray, "L").save(tmp_path / "sub" / "a_gray.bmp")
     Image.fromarray(colour[:16, :16]).save(tmp_path / "sub" / "c_small.jpg", quality=95)
     (tmp_path / "notes.txt").write_text("not an image")
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not a png")
-    return tmp_path, colour, grey
+    return tmp_path, colour, gray
 
 
-def test_folder_recursive_grey_and_junk(mixed_dir, caplog):
-    folder, colour, grey = mixed_dir
+def test_folder_recursive_gray_and_junk(mixed_dir, caplog):
+    folder, colour, gray = mixed_dir
     with caplog.at_level(logging.WARNING):
         samples = sources.folder_images(str(folder), channels=3)
     names = sorted(s.name for s in samples)
-    assert names == ["a_grey", "b_colour", "c_small"]  # notes.txt ignored, broken.png skipped
+    assert names == ["a_gray", "b_colour", "c_small"]  # notes.txt ignored, broken.png skipped
     assert "broken.png" in caplog.text
     by_name = {s.name: s.image for s in samples}
     np.testing.assert_array_equal(by_name["b_colour"], colour)
-    assert by_name["a_grey"].shape == (18, 22, 3)
+    assert by_name["a_gray"].shape == (18, 22, 3)
     for c in range(3):
-        np.testing.assert_array_equal(by_name["a_grey"][..., c], grey)
+        np.testing.assert_array_equal(by_name["a_gray"][..., c], gray)
     assert all(s.image.dtype == np.uint8 and s.lr is None for s in samples)
-    grey_samples = sources.folder_images(str(folder), channels=1)
-    assert {s.image.shape[-1] for s in grey_samples} == {1}
-    grey_by_name = {s.name: s.image for s in grey_samples}
-    np.testing.assert_array_equal(grey_by_name["a_grey"][..., 0], grey)
+    gray_samples = sources.folder_images(str(folder), channels=1)
+    assert {s.image.shape[-1] for s in gray_samples} == {1}
+    gray_by_name = {s.name: s.image for s in gray_samples}
+    np.testing.assert_array_equal(gray_by_name["a_gray"][..., 0], gray)
 
 
 def test_folder_list_and_errors(mixed_dir, tmp_path_factory):
@@ -136,8 +136,8 @@ def test_tfds_reading_path_with_stand_in_module(tmp_path, monkeypatch):
     config.data.patch_size, config.data.batch_size, config.data.num_workers = 16, 2, 0
     batch = pipeline.TrainData(config, tasks.SR()).batch(0)
     assert batch["input"].shape == (2, 8, 8, 3) and batch["target"].shape == (2, 16, 16, 3)
-    grey = tfds_div2k.load("train", 2, 1, str(tmp_path), with_lr=False)
-    assert grey[0].image.shape == (40, 36, 1) and grey[0].lr is None
+    gray = tfds_div2k.load("train", 2, 1, str(tmp_path), with_lr=False)
+    assert gray[0].image.shape == (40, 36, 1) and gray[0].lr is None
 
 
 def test_real_tfds_builder_matches_our_assumptions(tmp_path):

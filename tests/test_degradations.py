@@ -88,10 +88,10 @@ def photo():
     return skdata.astronaut()[100:228, 150:278]  # (128, 128, 3) uint8
 
 
-@pytest.mark.parametrize("layout", ["grey", "grey1", "rgb"])
+@pytest.mark.parametrize("layout", ["gray", "gray1", "rgb"])
 def test_jpeg_round_trip_shape_dtype_and_quality_order(photo, layout):
-    grey = np.asarray(Image.fromarray(photo).convert("L"))
-    x = {"grey": grey, "grey1": grey[..., None], "rgb": photo}[layout]
+    gray = np.asarray(Image.fromarray(photo).convert("L"))
+    x = {"gray": gray, "gray1": gray[..., None], "rgb": photo}[layout]
     errors = {}
     for q in (10, 40):
         y = jpeg(x, q)

@@ -137,8 +137,8 @@ def test_restore_mode(sr_checkpoint, images, tmp_path, capsys):
     assert code == 0, err
     assert "restored 2 of 2 image(s)" in out
     assert read_rgb(tmp_path / "r" / "a.png").shape == (80, 104, 3)
-    grey = Image.open(tmp_path / "r" / "c.png")  # grey in, RGB model: grey out
-    assert grey.mode == "L" and grey.size == (80, 88)
+    gray = Image.open(tmp_path / "r" / "c.png")  # grey in, RGB model: grey out
+    assert gray.mode == "L" and gray.size == (80, 88)
 
 
 def test_user_errors_are_one_line_subprocess(denoise_checkpoint, tmp_path):

@@ -21,7 +21,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 PRETRAINED = REPO / "pretrained"
 
 
-def _grey_crop(size: int = 64) -> np.ndarray:
+def _gray_crop(size: int = 64) -> np.ndarray:
     """A natural grey test image (scikit-image's bundled camera), (size, size, 1) uint8."""
     return skimage.data.camera()[100:100 + size, 200:200 + size, None]
 
@@ -54,7 +54,7 @@ def test_bm3d_script_missing_folder_is_one_line_error():
 @pytest.mark.parametrize("name", ["dncnn_tiny_s25", "magn_tiny_s25"])
 def test_pretrained_denoisers_beat_the_noisy_input(name):
     restorer = Restorer.from_checkpoint(PRETRAINED / name)
-    example = protocol.degrade(_grey_crop(), tasks.Denoise(channels=1, sigma=25.0))
+    example = protocol.degrade(_gray_crop(), tasks.Denoise(channels=1, sigma=25.0))
     restored = restorer.restore([example.input])[0]
     noisy = metrics.psnr(example.baseline, example.target)
     assert metrics.psnr(restored, example.target) > noisy + 5

@@ -122,7 +122,7 @@ def test_restore_equals_the_network_at_exact_size():
     np.testing.assert_allclose(restored, expected, atol=F32)
 
 
-def test_uint8_and_grey_inputs():
+def test_uint8_and_gray_inputs():
     config = dncnn_config(channels=1)
     variables = init(config)
     image = (photo(20, 24, 1)[..., 0] * 255).round().astype(np.uint8)  # HxW uint8
@@ -132,19 +132,19 @@ def test_uint8_and_grey_inputs():
     np.testing.assert_allclose(out, expected, atol=F32)
 
 
-def test_colour_rule_grey_into_a_colour_model():
+def test_colour_rule_gray_into_a_colour_model():
     """Repeated into RGB, restored, returned as the luma of the output: grey in, grey out."""
     config = dncnn_config(channels=3)
     variables = init(config)
-    grey = photo(18, 22, 1)
-    out = Restorer(config, variables, bucket=1).restore([grey])[0]
-    rgb = numpy_dncnn(variables, np.repeat(grey, 3, axis=-1))
+    gray = photo(18, 22, 1)
+    out = Restorer(config, variables, bucket=1).restore([gray])[0]
+    rgb = numpy_dncnn(variables, np.repeat(gray, 3, axis=-1))
     luma = rgb @ np.array([0.298936021293775, 0.587043074451121, 0.114020904255103])
     assert out.shape == (18, 22, 1)
     np.testing.assert_allclose(out[..., 0], np.clip(luma, 0, 1), atol=F32)
 
 
-def test_colour_rule_colour_into_a_grey_model():
+def test_colour_rule_colour_into_a_gray_model():
     """The luma goes through the model; the chroma (full-range YCbCr) is the input's."""
     config = dncnn_config(channels=1)
     variables = init(config)
@@ -331,7 +331,7 @@ def test_input_errors(ignn):
         Restorer(*ignn, bucket=1).restore([photo(6, 30)])
 
 
-def test_ignn_module_refuses_grey_input_clearly(ignn):
+def test_ignn_module_refuses_gray_input_clearly(ignn):
     config, variables = ignn
     with pytest.raises(ValueError, match="IGNN takes RGB images"):
         build_model(config.model).apply(variables, jnp.zeros((1, 16, 16, 1)))

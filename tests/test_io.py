@@ -7,25 +7,25 @@ from jaxrestore.data.io import ImageReadError, list_images, read_image, write_im
 
 
 @pytest.fixture
-def grey_png(tmp_path):
-    grey = np.arange(12 * 10, dtype=np.uint8).reshape(12, 10)
-    path = tmp_path / "grey.png"
-    Image.fromarray(grey, "L").save(path)
-    return path, grey
+def gray_png(tmp_path):
+    gray = np.arange(12 * 10, dtype=np.uint8).reshape(12, 10)
+    path = tmp_path / "gray.png"
+    Image.fromarray(gray, "L").save(path)
+    return path, gray
 
 
-def test_grey_reads_as_one_or_three_equal_channels(grey_png):
-    path, grey = grey_png
+def test_gray_reads_as_one_or_three_equal_channels(gray_png):
+    path, gray = gray_png
     native = read_image(path)
     assert native.shape == (12, 10, 1) and native.dtype == np.uint8
-    np.testing.assert_array_equal(native[..., 0], grey)
+    np.testing.assert_array_equal(native[..., 0], gray)
     rgb = read_image(path, channels=3)
     assert rgb.shape == (12, 10, 3)
     for c in range(3):
-        np.testing.assert_array_equal(rgb[..., c], grey)
+        np.testing.assert_array_equal(rgb[..., c], gray)
 
 
-def test_colour_to_grey(tmp_path):
+def test_colour_to_gray(tmp_path):
     # Equal channels: that channel. Real colour: MATLAB rgb2gray, rounded half up.
     equal = np.repeat(np.arange(0, 250, 10, dtype=np.uint8).reshape(5, 5, 1), 3, axis=2)
     Image.fromarray(equal).save(tmp_path / "equal.png")
@@ -34,9 +34,9 @@ def test_colour_to_grey(tmp_path):
     Image.fromarray(colour).save(tmp_path / "colour.png")
     # 0.298936 * 255 = 76.23, 0.587043 * 255 = 149.70, 0.114021 * 255 = 29.08,
     # 0.298936 * 10 + 0.587043 * 200 + 0.114021 * 30 = 2.989 + 117.409 + 3.421 = 123.82
-    grey = read_image(tmp_path / "colour.png", channels=1)
-    assert grey.shape == (1, 4, 1)
-    np.testing.assert_array_equal(grey[0, :, 0], [76, 150, 29, 124])
+    gray = read_image(tmp_path / "colour.png", channels=1)
+    assert gray.shape == (1, 4, 1)
+    np.testing.assert_array_equal(gray[0, :, 0], [76, 150, 29, 124])
 
 
 def test_rgba_opaque_is_dropped_transparent_refused(tmp_path):

@@ -106,7 +106,7 @@ def test_errors_are_clear():
 
 # ---- SSIM -------------------------------------------------------------------------------------
 
-def test_ssim_grey_matches_scikit_image():
+def test_ssim_gray_matches_scikit_image():
     a, b = _smooth_pair(40, 37, 1)
     expected = _skimage_ssim(a[..., 0].astype(np.float64), b[..., 0].astype(np.float64))
     assert metrics.ssim(a, b) == pytest.approx(expected, abs=1e-10)
@@ -194,10 +194,10 @@ def test_score_protocols():
     assert sr["ssim"] == pytest.approx(_skimage_ssim(ya, yb), abs=1e-10)
     dn = protocol.score(restored, target, tasks.Denoise(sigma=25))
     assert dn["psnr"] == pytest.approx(_one_liner_psnr(restored, target), abs=1e-12)
-    grey_t, grey_r = target[..., 0], restored[..., 0]
-    jp = protocol.score(grey_r / 255.0, grey_t, tasks.JPEG(channels=1, quality=10))
+    gray_t, gray_r = target[..., 0], restored[..., 0]
+    jp = protocol.score(gray_r / 255.0, gray_t, tasks.JPEG(channels=1, quality=10))
     assert set(jp) == {"psnr", "ssim", "psnr_b"}
-    assert jp["psnr"] == pytest.approx(_one_liner_psnr(grey_r, grey_t), abs=1e-9)
-    assert jp["ssim"] == pytest.approx(_skimage_ssim(grey_r.astype(float), grey_t.astype(float)), abs=1e-10)
+    assert jp["psnr"] == pytest.approx(_one_liner_psnr(gray_r, gray_t), abs=1e-9)
+    assert jp["ssim"] == pytest.approx(_skimage_ssim(gray_r.astype(float), gray_t.astype(float)), abs=1e-10)
     with pytest.raises(ValueError, match="unknown task"):
         tasks.make_task("deblur")

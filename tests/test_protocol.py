@@ -70,7 +70,7 @@ def test_validation_equals_eval_for_every_task(task, channels, fields):
 
 
 def test_degradations_against_independent_oracles():
-    rgb, grey = _image(20, 26, 3), _image(20, 26, 1)
+    rgb, gray = _image(20, 26, 3), _image(20, 26, 1)
     sr = protocol.degrade(_image(21, 26, 3), tasks.SR(scale=2))
     np.testing.assert_array_equal(sr.target, _image(21, 26, 3)[:20])
     np.testing.assert_array_equal(np.round(sr.input * 255), imresize_np(sr.target, 0.5))
@@ -78,9 +78,9 @@ def test_degradations_against_independent_oracles():
     draws = np.random.default_rng(0).standard_normal(rgb.shape) * 15.0 / 255
     np.testing.assert_allclose(noisy.input, rgb / 255.0 + draws, atol=1e-6)
     np.testing.assert_array_equal(noisy.baseline, noisy.input)
-    jpeg = protocol.degrade(grey, tasks.JPEG(channels=1, quality=20))
+    jpeg = protocol.degrade(gray, tasks.JPEG(channels=1, quality=20))
     buffer = io.BytesIO()
-    Image.fromarray(grey[..., 0], "L").save(buffer, "JPEG", quality=20)
+    Image.fromarray(gray[..., 0], "L").save(buffer, "JPEG", quality=20)
     np.testing.assert_array_equal(jpeg.input[..., 0] * 255, np.asarray(Image.open(buffer)))
     mosaic = protocol.degrade(rgb, tasks.Demosaic())
     for (r, c), channel in {(0, 0): 0, (0, 1): 1, (1, 0): 1, (1, 1): 2}.items():

@@ -43,8 +43,8 @@ class Poisson(tasks.TaskDefaults):
 
 
 @pytest.fixture(scope="module")
-def grey_folders(tmp_path_factory):
-    root = tmp_path_factory.mktemp("grey")
+def gray_folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("gray")
     photo = skimage.data.camera()
     for name, (y, x) in {"train/a": (100, 150), "train/b": (300, 200), "val/v": (200, 250)}.items():
         (root / name).parent.mkdir(exist_ok=True)
@@ -67,8 +67,8 @@ def poisson_config(folders):
     return config
 
 
-def test_a_task_defined_in_one_class_trains(grey_folders, tmp_path):
-    config = poisson_config(grey_folders)
+def test_a_task_defined_in_one_class_trains(gray_folders, tmp_path):
+    config = poisson_config(gray_folders)
     with pytest.raises(ConfigError, match="unknown task 'poisson'"):
         train_and_evaluate(config, tmp_path / "unknown")  # not a packaged task
     task = tasks.task_from_config(config.task, known={"poisson": Poisson})
@@ -82,7 +82,7 @@ def test_a_task_defined_in_one_class_trains(grey_folders, tmp_path):
     assert np.allclose(batch["input"] * 20.0, np.round(batch["input"] * 20.0), atol=1e-5)
 
     result = train_and_evaluate(config, tmp_path / "run", task=task)
-    val = np.asarray(Image.open(grey_folders / "val" / "v.png"), np.float64)[..., None] / 255.0
+    val = np.asarray(Image.open(gray_folders / "val" / "v.png"), np.float64)[..., None] / 255.0
     noisy = task.noisy(val * 255.0, 0)
     expected = 10 * np.log10(1.0 / np.mean((np.clip(noisy, 0, 1) - val) ** 2))
     assert result["baseline_mean"] == pytest.approx(expected, abs=0.05)

@@ -70,8 +70,8 @@ def jpeg(x: np.ndarray, quality: int) -> np.ndarray:
         raise ValueError(f"jpeg expects (H, W), (H, W, 1) or (H, W, 3), got {x.shape}")
     if not 1 <= int(quality) <= 100:
         raise ValueError(f"jpeg quality must be in [1, 100], got {quality}")
-    grey = x.ndim == 2 or x.shape[2] == 1
-    image = Image.fromarray(x.reshape(x.shape[:2]) if grey else x, "L" if grey else "RGB")
+    gray = x.ndim == 2 or x.shape[2] == 1
+    image = Image.fromarray(x.reshape(x.shape[:2]) if gray else x, "L" if gray else "RGB")
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=int(quality))
     buffer.seek(0)
