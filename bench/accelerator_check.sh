@@ -8,16 +8,16 @@
 # 1. the device and versions; 2. the tests of models, training, inference and export;
 # 3. 200 training steps of IGNN x2 (paper size: 32 blocks, 256 features, HR crop 160, batch 2)
 #    in float32 and in bfloat16: steps/s, compile time, peak memory, from the runs' own logs;
-# 4. bench/restore.py (tiled restore, per-tile vs device-batched) and bench/train_step.py.
+# 4. bench/restore.py (tiled restore: the default tile batch, then 1) and bench/train_step.py.
 # Everything is printed; OUT (default accelerator_check/) keeps the runs' work directories.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-accelerator_check}
 mkdir -p "$OUT"
 if [ "${SMALL:-0}" = 1 ]; then
-  CONFIG=ignn_tiny_x2 STEPS=6 CROP=48 BATCH=2 SIZE=256 CASES="tiny:2:48"
+  CONFIG=ignn_tiny_x2 STEPS=6 CROP=48 BATCH=2 MEGAPIXELS=0.25 CASES="tiny:2:48"
 else
-  CONFIG=ignn_x2 STEPS=200 CROP=160 BATCH=2 SIZE=1024 CASES="tiny:8:96 full:2:160"
+  CONFIG=ignn_x2 STEPS=200 CROP=160 BATCH=2 MEGAPIXELS=1,16 CASES="tiny:8:96 full:2:160"
 fi
 
 echo "== device"
@@ -52,6 +52,8 @@ EOF
 done
 
 echo "== restore"
-python bench/restore.py --size "$SIZE" --repeats 1
+python bench/restore.py --models ignn_tiny_x2,magn_tiny_s25 --megapixels "$MEGAPIXELS"
+python bench/restore.py --models ignn_tiny_x2,magn_tiny_s25 --megapixels "$MEGAPIXELS" \
+    --tile-batch 1 --no-whole
 echo "== training step"
 python bench/train_step.py --cases $CASES --steps 5

@@ -8,8 +8,8 @@ it helps. Anything else that escapes is a bug and keeps its traceback.
 Exit codes, one rule for every command (stated in each --help): 0 success; 2 a usage mistake
 (bad flags, config, paths or inputs given by the user: `EXIT_USAGE`, every UserError but the
 runtime ones); 1 a runtime failure (training diverged, some files could not be restored:
-`EXIT_RUNTIME`: training diverged, a full disk, a work directory in use, files that could not
-be restored); 130 interrupted by SIGINT, 143 by SIGTERM (train saves the step first).
+`EXIT_RUNTIME`: training diverged, a full disk, a work directory in use, an output that
+cannot be written, files that could not be restored); 130 interrupted by SIGINT, 143 by SIGTERM (train saves the step first).
 """
 
 EXIT_USAGE = 2
@@ -53,5 +53,12 @@ class TrainingDiverged(UserError):
 
 class DiskFull(UserError):
     """No space left on the device (or quota) while writing; the message names what is kept."""
+
+    exit_code = EXIT_RUNTIME
+
+
+class OutputError(UserError):
+    """An output that cannot be written: a read-only, full or impossible output folder, or a
+    write that failed (the message names what was written before it)."""
 
     exit_code = EXIT_RUNTIME

@@ -22,14 +22,21 @@ How an image reaches the model:
 1. Tiling. With `tile` set, an image larger than `tile` in height or width is cut into
    overlapped tiles (`jaxrestore.ops.tiling.plan_tiles`: `overlap` pixels shared, the last tile
    flush with the border). The tiles of the image, and of every other image of the same size in
-   the call, go through the jitted model `tile_batch` at a time; each output tile is weighted
-   by its blending window on the device, and only the weighted tiles come back to the host,
-   where they are added into the output image. The full input and output images stay in host
-   memory; device memory is set by the tile batch, not the image. Each tile is padded to the
-   bucket like a whole image (below), and IGNN's son image is computed by the model from each
-   LR tile (so it equals the whole image's son away from tile borders, see tests). Tiled
-   outputs differ from whole-image outputs near tile seams (tests/test_inference.py measures
-   it); an image that fits in one tile is processed exactly as without tiling.
+   the call, are cut from the host image and prepared (colour rule, floats in [0, 1]) one
+   batch at a time, and go through the jitted model `tile_batch` at a time (default: 1 on CPU,
+   where batching measured no faster, 8 on GPU/TPU); each output tile is weighted by its
+   blending window on the device, and only the weighted tiles come back to the host, where
+   they are added into one preallocated float32 output image (normalised in place). At most
+   two tile batches are in flight on accelerators (the next one is dispatched before the
+   current one is waited for), one on CPU, so memory is the input as given, its output and a
+   constant set by the tile batch, whatever the image size; Ctrl-C is answered when the
+   current batch returns. The colour rule on the output and the final clamp work in place or
+   in row bands (`jaxrestore.ops.tiling.row_bands`), adding no image-sized copy. Each tile is
+   padded to the bucket like a whole image (below), and IGNN's son image is computed by the
+   model from each LR tile (so it equals the whole image's son away from tile borders, see
+   tests). Tiled outputs differ from whole-image outputs near tile seams
+   (tests/test_inference.py measures it); an image that fits in one tile is processed exactly
+   as without tiling.
 2. Size buckets. Each (tile or whole) image is padded with reflection at the bottom and right
    up to the next multiple of `bucket` in height and width, restored, and cropped back.
    Reflection keeps a Bayer mosaic's RGGB phase. Up to `batch_size` equal-bucket images are
@@ -37,6 +44,9 @@ How an image reaches the model:
    and are dropped). `bucket=1` (the default) means exact sizes, the whole-image protocol of
    the papers and of `eval score`, so the Python API gives its pixels; `eval restore` uses 32
    (a bounded number of compilations for a stream of sizes, borders slightly different).
+   Images smaller than `MIN_SIDE` pixels in height or width are refused: with so little
+   context the models' outputs move further from their in-context outputs than the baseline
+   does (measured on the committed models: README, "What you can rely on").
 3. Self-ensemble (x8): `jaxrestore.ops.ensemble.self_ensemble` inside the same jitted
    function, so it adds no compilation; each dihedral copy of IGNN's LR gets its own son.
 
@@ -66,7 +76,9 @@ from jaxrestore.ops.color import rgb_to_luma
 from jaxrestore.ops.conv import resolve_conv_algorithm
 from jaxrestore.ops.ensemble import self_ensemble
 from jaxrestore.ops.imresize import imresize_np
-from jaxrestore.ops.tiling import pad_to_multiple, plan_tiles
+from jaxrestore.ops.tiling import pad_to_multiple, plan_tiles, row_bands
+
+MIN_SIDE = 8  # the smallest input height and width restored (module docstring)
 
 
 def load_checkpoint(directory, log=None):
@@ -88,20 +100,33 @@ def conv_algorithm(model_config, platforms: Sequence[str] | None = None) -> str:
     return resolve_conv_algorithm(model_config.get("conv_algorithm", "direct"), platforms)
 
 
-def _unit_image(image) -> np.ndarray:
-    """HxW / HxWx1 / HxWx3 uint8, uint16 or float image → (H, W, C) floats in [0, 1]."""
+def _image_array(image) -> np.ndarray:
+    """HxW / HxWx1 / HxWx3 uint8, uint16 or float image → its (H, W, C) view, checked."""
     image = np.asarray(image)
     if image.ndim == 2:
         image = image[..., None]
     if image.ndim != 3 or image.shape[-1] not in (1, 3):
         raise InputError(f"expected an HxW, HxWx1 or HxWx3 image, got shape {image.shape}")
+    if image.dtype not in (np.uint8, np.uint16) and not np.issubdtype(image.dtype, np.floating):
+        raise InputError(f"unsupported image dtype {image.dtype} (use uint8, uint16 or float)")
+    return image
+
+
+def _unit_image(image) -> np.ndarray:
+    """HxW / HxWx1 / HxWx3 uint8, uint16 or float image → (H, W, C) floats in [0, 1]."""
+    image = _image_array(image)
     if image.dtype == np.uint8:
         return image / np.float32(255.0)
     if image.dtype == np.uint16:
         return image / np.float32(65535.0)
-    if np.issubdtype(image.dtype, np.floating):
-        return image
-    raise InputError(f"unsupported image dtype {image.dtype} (use uint8, uint16 or float)")
+    return image
+
+
+def _check_size(image: np.ndarray) -> None:
+    """InputError for an (H, W, C) image below MIN_SIDE x MIN_SIDE."""
+    if min(image.shape[:2]) < MIN_SIDE:
+        raise InputError(f"a {image.shape[0]}x{image.shape[1]} image is below the smallest size "
+                         f"restored, {MIN_SIDE}x{MIN_SIDE} pixels (too little context)")
 
 
 def _round_up(n: int, multiple: int) -> int:
@@ -111,6 +136,12 @@ def _round_up(n: int, multiple: int) -> int:
 def _batch_bucket(n: int) -> int:
     """Smallest power of two ≥ n."""
     return 1 << (n - 1).bit_length()
+
+
+def default_tile_batch() -> int:
+    """Tiles per device call when none is asked for: 1 on CPU (a batch of tiles measured no
+    faster there, bench/restore.py), 8 on accelerators."""
+    return 1 if jax.default_backend() == "cpu" else 8
 
 
 class Restorer:
@@ -125,10 +156,12 @@ class Restorer:
       conv_algorithm: how the model's convolutions run (`jaxrestore.ops.conv`), decided here:
         a model setting 'auto' is resolved for `platforms` (the platforms the restorer's
         programs will run on; default: this process's backend) and recorded in `config` too.
+      dispatch_ahead: tile batches dispatched while one is waited for (1 on accelerators, 0 on
+        CPU: module docstring, step 1).
     """
 
     def __init__(self, config, variables, *, tile: int | None = None, overlap: int = 32,
-                 bucket: int = 1, batch_size: int = 8, tile_batch: int = 8,
+                 bucket: int = 1, batch_size: int = 8, tile_batch: int | None = None,
                  self_ensemble: bool = False, dtype: str | None = None,
                  platforms: Sequence[str] | None = None):
         config = config.copy_and_resolve_references()
@@ -144,6 +177,7 @@ class Restorer:
         self.task = task
         self.scale = task.scale
         self.channels = task.in_channels
+        tile_batch = default_tile_batch() if tile_batch is None else tile_batch
         if bucket < 1 or batch_size < 1 or tile_batch < 1:
             raise InputError("bucket, batch_size and tile_batch must be positive")
         if tile is not None:
@@ -160,6 +194,9 @@ class Restorer:
         self.tile, self.overlap, self.bucket = tile, overlap, bucket
         self.batch_size, self.tile_batch = batch_size, tile_batch
         self.self_ensemble = self_ensemble
+        # on accelerators the host's blending overlaps the device; on CPU a batch dispatched
+        # ahead would only delay the answer to Ctrl-C
+        self.dispatch_ahead = 0 if jax.default_backend() == "cpu" else 1
         self.traces = 0
         self._module = build_model(config.model, task.scale)
         self._min_size = signature(config.model, task.scale).min_size
@@ -221,7 +258,8 @@ class Restorer:
     def prepare(self, image) -> np.ndarray:
         """An HxW / HxWxC uint8, uint16 or float [0, 1] image → the model's float32 input
         (H, W, channels) in [0, 1], by the colour rule of the module docstring."""
-        x = _unit_image(image).astype(np.float32)
+        x = _unit_image(image).astype(np.float32, copy=False)
+        _check_size(x)
         if not self.task.colour_rule:
             return self.task.model_input(x)
         if x.shape[-1] == self.channels:
@@ -231,18 +269,27 @@ class Restorer:
         return rgb_to_luma(x)
 
     def finish(self, image, output: np.ndarray) -> np.ndarray:
-        """The model's output for `image` → float32 in [0, 1] in the input's colour mode."""
-        channels = _unit_image(image).shape[-1]
-        output = np.clip(output, 0.0, 1.0)
-        if self.task.colour_rule and channels != self.channels:
+        """The model's output (H*s, W*s, C') for `image` → float32 in [0, 1] in the input's
+        colour mode; `output` is clamped in place when it is a writable float32 array, the
+        colour rule is applied in row bands."""
+        image = np.asarray(image)
+        channels = 1 if image.ndim == 2 else image.shape[-1]
+        output = np.asarray(output, np.float32)
+        if not output.flags.writeable:
+            output = output.copy()
+        np.clip(output, 0.0, 1.0, out=output)
+        if not self.task.colour_rule or channels == self.channels:
+            return output
+        result = np.empty(output.shape[:2] + (channels,), np.float32)
+        if channels == 3 and self.scale > 1:  # the chroma of the bicubic-upscaled input
+            image = imresize_np(_unit_image(image).astype(np.float64), self.scale)
+        for band in row_bands(output.shape[0]):
             if channels == 1:
-                output = rgb_to_luma(output)
+                result[band] = rgb_to_luma(output[band])
             else:  # the model restored the luma; the chroma is the input's
-                colour = _unit_image(image).astype(np.float64)
-                if self.scale > 1:
-                    colour = imresize_np(colour, self.scale)
-                output = colour + (output - rgb_to_luma(colour))
-        return np.clip(output, 0.0, 1.0).astype(np.float32)
+                colour = _unit_image(image[band]).astype(np.float64)
+                result[band] = colour + (output[band] - rgb_to_luma(colour))
+        return np.clip(result, 0.0, 1.0, out=result)
 
     # -- restoring -------------------------------------------------------------------------
 
@@ -253,10 +300,13 @@ class Restorer:
         progress: a progress bar over the tile batches (stderr).
         """
         as_array = isinstance(images, np.ndarray | jax.Array) and np.ndim(images) == 4
-        prepared = [self.prepare(image) for image in images]
-        outputs = [None] * len(prepared)
+        arrays = [_image_array(image) for image in images]
+        for x in arrays:
+            _check_size(x)
+        prepared = [None if self.is_tiled(x) else self.prepare(x) for x in arrays]  # tiles: later
+        outputs = [None] * len(arrays)
         whole, tiled = collections.defaultdict(list), collections.defaultdict(list)
-        for index, x in enumerate(prepared):
+        for index, x in enumerate(arrays):
             if self.is_tiled(x):
                 tiled[x.shape[:2]].append(index)
             else:
@@ -270,45 +320,56 @@ class Restorer:
                 for i, output in zip(chunk, restored):
                     h, w, _ = prepared[i].shape
                     outputs[i] = output[: h * self.scale, : w * self.scale]
-        for (h, w), indices in tiled.items():
-            restored = self._restore_tiled(np.stack([prepared[i] for i in indices]), progress)
+        for indices in tiled.values():
+            restored = self._restore_tiled([arrays[i] for i in indices], progress)
             for i, output in zip(indices, restored):
                 outputs[i] = output
         outputs = [self.finish(image, output) for image, output in zip(images, outputs)]
         return np.stack(outputs) if as_array else outputs
 
-    def _restore_tiled(self, x: np.ndarray, progress: bool) -> np.ndarray:
-        """Equal-size large host images (n, H, W, C) → (n, H*s, W*s, C'), their tiles batched
-        on the device (module docstring, step 1)."""
-        n, h, w, _ = x.shape
+    def _restore_tiled(self, x: list, progress: bool) -> list:
+        """Equal-size large host images [(H, W, C)] as given → [(H*s, W*s, C')] float32: each
+        tile prepared (`prepare`) when its batch is cut, the batches run on the device, the
+        weighted tiles blended into one preallocated output (module docstring, step 1)."""
+        n, (h, w) = len(x), x[0].shape[:2]
         s = self.scale
         if self.task.alignment > 1:  # tiles must start on aligned rows/columns (RGGB phase)
-            x, _ = pad_to_multiple(x, self.task.alignment, mode="reflect")
-        plan = plan_tiles(x.shape[1], x.shape[2], self.tile, self.overlap, s)
+            x = [pad_to_multiple(image[None], self.task.alignment, mode="reflect")[0][0]
+                 for image in x]
+        plan = plan_tiles(x[0].shape[0], x[0].shape[1], self.tile, self.overlap, s)
         jobs = [(image, index) for image in range(n) for index in range(len(plan))]
         out = None
         batches = [jobs[i:i + self.tile_batch] for i in range(0, len(jobs), self.tile_batch)]
 
         def dispatch(batch):
-            tiles = np.stack([plan.crop_tiles(x[image], [index])[0] for image, index in batch])
+            tiles = np.stack([self.prepare(plan.crop_tiles(x[image], [index])[0])
+                              for image, index in batch])
             weights = np.stack([plan.weight(index) for _, index in batch]).astype(np.float32)
             size = min(self.tile_batch, _batch_bucket(len(batch)))  # a partial batch: less padding
             return self._run(tiles, weights, batch=size)
 
+        def finished():
+            """(batch, its weighted tiles on the host), `dispatch_ahead` more batches
+            dispatched while one is waited for."""
+            ahead = self.dispatch_ahead
+            in_flight = collections.deque()
+            for batch in batches + [None] * ahead:
+                if batch is not None:
+                    in_flight.append((batch, dispatch(batch)))
+                if len(in_flight) > ahead or batch is None:
+                    done, pending = in_flight.popleft()
+                    yield done, np.asarray(pending)  # waits for this batch only
+
         with tqdm(total=len(jobs), desc="tiles", unit="tile", leave=False, disable=not progress,
                   file=sys.stderr) as bar:
-            pending = dispatch(batches[0])
-            for number, batch in enumerate(batches):
-                following = dispatch(batches[number + 1]) if number + 1 < len(batches) else None
-                weighted = np.asarray(pending)  # waits for this batch only
+            for batch, weighted in finished():
                 if out is None:
-                    out = np.zeros((n, x.shape[1] * s, x.shape[2] * s, weighted.shape[-1]),
+                    out = np.zeros((n, plan.height * s, plan.width * s, weighted.shape[-1]),
                                    np.float32)
                 for (image, index), piece in zip(batch, weighted):
                     plan.add(out[image], index, piece)
                 bar.update(len(batch))
-                pending = following
-        return plan.normalise(out)[:, : h * s, : w * s]
+        return list(plan.normalise(out)[:, : h * s, : w * s])
 
     def max_compilations(self) -> float:
         """The documented bound on traces for any stream of images (inf without tiling)."""

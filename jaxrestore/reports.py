@@ -47,16 +47,19 @@ def header(task, data, checkpoint=None, inference: str | None = None,
 
 class ImageWriter:
     """`on_image` hook of `jaxrestore.evaluate.evaluate`: writes restored/<name>.png and, for
-    the first `figure_count` images, figures/<name>.png into `out_dir`."""
+    the first `figure_count` images, figures/<name>.png into `out_dir`; `written` lists the
+    restored images written so far."""
 
     def __init__(self, out_dir, task, figure_count: int = 3):
         self.out = pathlib.Path(out_dir)
         self.task = task
         self.figures_left = figure_count
+        self.written = []
 
     def __call__(self, name: str, degraded: protocol.Degraded, restored, row: dict) -> None:
         if restored is not None:
             io.write_image(self.out / "restored" / f"{name}.png", unit_to_uint8(restored))
+            self.written.append(self.out / "restored" / f"{name}.png")
         if self.figures_left > 0:
             self.figures_left -= 1
             panels, box = _figure_panels(degraded, restored, self.task, row)

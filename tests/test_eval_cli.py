@@ -378,3 +378,138 @@ def test_score_names_edsr_and_the_python_api_gives_its_pixels(sr_checkpoint, ima
         degraded = protocol.degrade(read_rgb(images / f"{name}.png"), tasks.SR(scale=2))
         ours = unit_to_uint8(restorer.restore([degraded.input])[0])
         np.testing.assert_array_equal(ours, read_rgb(tmp_path / "restored" / f"{name}.png"))
+
+
+# -- real operation: unwritable and full output folders, progress, Ctrl-C, odd inputs ----------
+
+def test_unwritable_output_is_one_line_before_the_model_loads(images, tmp_path, capsys):
+    """--out below a regular file cannot be created (tests run as root, which ignores chmod, so
+    the folder is made impossible instead). The checkpoint does not exist: the output error
+    must come first, exit status 1 (a machine failure, not a usage mistake)."""
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    missing = tmp_path / "no_checkpoint"
+    for argv in (["restore", "--checkpoint", missing, images, "--out", blocker / "out"],
+                 ["score", "--checkpoint", missing, "--data", images, "--out", blocker / "out"]):
+        code, _, err = run_main(capsys, *argv, "--no-progress")
+        lines = err.strip().splitlines()
+        assert code == 1 and len(lines) == 1, (argv, err)
+        assert f"cannot write into the output folder {blocker / 'out'}" in lines[0]
+
+
+class FullDiskAfter:
+    """Replaces PIL's Image.save: the first `saves` calls work, the next writes a few bytes and
+    fails as a full disk does (OSError ENOSPC)."""
+
+    def __init__(self, monkeypatch, saves: int):
+        self.left, self.save = saves, Image.Image.save
+        monkeypatch.setattr(Image.Image, "save", self)
+
+    def __get__(self, image, owner=None):
+        return lambda fp, *args, **kwargs: self(image, fp, *args, **kwargs)
+
+    def __call__(self, image, fp, *args, **kwargs):
+        if self.left == 0:
+            pathlib.Path(fp).write_bytes(b"\x89PNG half")
+            raise OSError(28, "No space left on device")
+        self.left -= 1
+        return self.save(image, fp, *args, **kwargs)
+
+
+def test_a_full_disk_stops_restore_with_one_line(denoise_checkpoint, photos, tmp_path, capsys,
+                                                 monkeypatch):
+    out = tmp_path / "out"
+    FullDiskAfter(monkeypatch, saves=2)  # inputs in order: a.jpg, a.png, b.png, sub/a.png
+    code, _, err = run_main(capsys, "restore", "--checkpoint", denoise_checkpoint, photos,
+                            "--out", out, "--no-progress")
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    assert (f"could not write {out / 'b.png'}: No space left on device; 2 file(s) were written "
+            f"before it, the last {out / 'a_png.png'}") in err
+    assert sorted(p.name for p in out.rglob("*")) == ["a_jpg.png", "a_png.png"]  # no half file
+
+
+def test_a_full_disk_stops_score_with_one_line(denoise_checkpoint, images, tmp_path, capsys,
+                                               monkeypatch):
+    out = tmp_path / "out"
+    FullDiskAfter(monkeypatch, saves=1)
+    code, _, err = run_main(capsys, "score", "--checkpoint", denoise_checkpoint, "--data", images,
+                            "--out", out, "--no-progress", "--figures", 0)
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    assert (f"could not write {out / 'restored' / 'b.png'}: No space left on device; 1 file(s) "
+            f"were written before it, the last {out / 'restored' / 'a.png'}") in err
+    assert sorted(p.name for p in (out / "restored").iterdir()) == ["a.png"]
+
+
+def test_restore_shows_tile_progress(denoise_checkpoint, images, tmp_path, capsys):
+    """A 40x52 image in tiles of 32 with overlap 16: 2 x 3 tiles, counted on stderr."""
+    code, _, err = run_main(capsys, "restore", "--checkpoint", denoise_checkpoint,
+                            images / "a.png", "--out", tmp_path / "out", "--tile", 32,
+                            "--overlap", 16)
+    assert code == 0, err
+    assert "tiles:" in err and "0/6" in err
+
+
+def test_ctrl_c_is_answered_after_the_current_tile_batch(denoise_checkpoint, images, tmp_path,
+                                                         capsys, monkeypatch):
+    """SIGINT arrives while the second tile runs: no tile after the one dispatched next is
+    started, and the command ends with one line saying what was written, exit status 130."""
+    import os
+    import signal
+
+    started = []
+    run = Restorer._run
+
+    def run_and_interrupt(self, tiles, *args, **kwargs):
+        started.append(len(tiles))
+        if len(started) == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+        return run(self, tiles, *args, **kwargs)
+
+    monkeypatch.setattr(Restorer, "_run", run_and_interrupt)
+    code, _, err = run_main(capsys, "restore", "--checkpoint", denoise_checkpoint,
+                            images / "a.png", images / "b.png", "--out", tmp_path / "out",
+                            "--tile", 32, "--overlap", 16, "--no-progress")
+    assert code == 130 and started == [1, 1]  # tile batch 1 on CPU; nothing started after
+    assert err.strip() == "eval.py: interrupted; 0 of 2 outputs written, each complete"
+    assert not (tmp_path / "out" / "a.png").exists()
+
+
+def test_odd_inputs_in_a_folder_are_listed(denoise_checkpoint, images, tmp_path, capsys):
+    """An animated GIF and a 2x3 image are skipped with a line each (exit 1); a text file is
+    listed as ignored in the summary; the photo is restored."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "photo.png").write_bytes((images / "b.png").read_bytes())
+    frames = [Image.new("RGB", (16, 16), colour) for colour in ("red", "blue")]
+    frames[0].save(folder / "anim.gif", save_all=True, append_images=frames[1:])
+    Image.fromarray(np.full((2, 3, 3), 90, np.uint8)).save(folder / "tiny.png")
+    (folder / "notes.txt").write_text("not a photo")
+    code, stdout, err = run_main(capsys, "restore", "--checkpoint", denoise_checkpoint, folder,
+                                 "--out", tmp_path / "out", "--no-progress")
+    assert code == 1
+    skipped = sorted(line for line in err.splitlines() if line.startswith("skipped"))
+    assert len(skipped) == 2 and "Traceback" not in err
+    assert "anim.gif: is an animated or multi-frame image (2 frames)" in skipped[0]
+    assert "tiny.png: a 2x3 image is below the smallest size restored, 8x8" in skipped[1]
+    assert "restored 1 of 3 image(s)" in stdout and "2 skipped" in stdout
+    assert f"ignored 1 file(s) in the input folders: {folder / 'notes.txt'} (not an image " \
+           "file)" in stdout
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["photo.png"]
+
+
+def test_overwrite_into_the_input_folder_never_restores_an_output(denoise_checkpoint, images,
+                                                                  tmp_path, capsys):
+    """--out = the input folder with --overwrite, run twice: the second run takes the earlier
+    output a.png (marked as written by eval restore) as no input, and replaces it."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.open(images / "a.png").save(folder / "a.jpg", quality=95)
+    args = ("restore", "--checkpoint", denoise_checkpoint, folder, "--out", folder,
+            "--no-progress", "--overwrite")
+    assert run_main(capsys, *args)[0] == 0
+    first = (folder / "a.png").read_bytes()
+    code, stdout, err = run_main(capsys, *args)
+    assert code == 0, err
+    assert "restored 1 of 1 image(s)" in stdout and "(written by eval restore)" in stdout
+    assert sorted(p.name for p in folder.iterdir()) == ["a.jpg", "a.png"]
+    assert (folder / "a.png").read_bytes() == first

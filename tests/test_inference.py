@@ -258,7 +258,7 @@ def test_compilations_for_mixed_sizes_stay_within_the_bound():
     config = dncnn_config(n_feats=2, depth=2)
     variables = init(config)
     rng = np.random.default_rng(0)
-    sizes = [tuple(rng.integers(5, 150, 2)) for _ in range(14)] + [(64, 64), (64, 64), (64, 64)]
+    sizes = [tuple(rng.integers(8, 150, 2)) for _ in range(14)] + [(64, 64), (64, 64), (64, 64)]
     images = [photo(int(h), int(w), seed=i) for i, (h, w) in enumerate(sizes)]
     restorer = Restorer(config, variables, tile=64, overlap=16, bucket=32, batch_size=2,
                         tile_batch=2)
@@ -328,7 +328,7 @@ def test_input_errors(ignn):
     with pytest.raises(InputError, match="Bayer"):
         Restorer(demosaic, init(demosaic), self_ensemble=True)
     with pytest.raises(InputError, match="too small"):
-        Restorer(*ignn, bucket=1).restore([photo(6, 30)])
+        Restorer(*ignn, bucket=1).restore([photo(10, 30)])
 
 
 def test_ignn_module_refuses_gray_input_clearly(ignn):
@@ -351,3 +351,55 @@ def test_conv_algorithm_is_resolved_once_and_recorded():
     assert config.model.conv_algorithm == "auto"
     assert Restorer(dncnn_config(), {}).conv_algorithm == "direct"
     assert IGNN().conv_algorithm == "winograd_wide"  # a module built directly: at build
+
+
+def test_tiled_restore_holds_no_image_sized_copy_beyond_its_output():
+    """Host memory of a tiled restore (NumPy's allocations, traced by tracemalloc) is the
+    output plus a band-sized constant; the caller holds the uint8 input, converted to floats
+    tile by tile. Before streaming, five image-sized float arrays were alive at once."""
+    import tracemalloc
+
+    config = dncnn_config(features=2, depth=2)
+    restorer = Restorer(config, init(config), tile=64, overlap=16, bucket=32)
+    image = np.round(photo(512, 512) * 255).astype(np.uint8)
+    restorer.restore([image[:64, :64]])  # compiles
+    tracemalloc.start()
+    try:
+        output = restorer.restore([image])[0]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert output.shape == image.shape and peak < 1.6 * output.nbytes, peak / output.nbytes
+
+
+def test_images_below_the_minimum_size_are_refused():
+    """1x1 and 2x3 inputs came back with colour shifts of 20 levels: refused below 8x8."""
+    config = dncnn_config(features=2, depth=2)
+    restorer = Restorer(config, init(config))
+    for shape in ((1, 1, 3), (2, 3, 3), (7, 40, 3)):
+        with pytest.raises(InputError, match=f"a {shape[0]}x{shape[1]} image is below the "
+                                             "smallest size restored, 8x8 pixels"):
+            restorer.restore([np.zeros(shape, np.uint8)])
+    assert restorer.restore([np.zeros((8, 8, 3), np.uint8)])[0].shape == (8, 8, 3)
+
+
+def test_default_tile_batch_is_one_tile_on_cpu():
+    """On CPU a batch of tiles measured no faster than one at a time (bench/restore.py)."""
+    config = dncnn_config(features=2, depth=2)
+    assert jax.default_backend() == "cpu"
+    assert Restorer(config, init(config), tile=64).tile_batch == 1
+    assert Restorer(config, init(config), tile=64, tile_batch=4).tile_batch == 4
+
+
+def test_dispatching_tile_batches_ahead_gives_the_same_output():
+    """The accelerators' path (the next batch dispatched before the current one is waited for)
+    blends the same tiles into the same pixels as the CPU's (one batch at a time)."""
+    config = dncnn_config(features=2, depth=2)
+    restorer = Restorer(config, init(config), tile=32, overlap=8, bucket=32, tile_batch=2)
+    images = [photo(80, 70), photo(80, 70, seed=1)]  # 2 x 3 x 3 tiles in batches of 2
+    assert restorer.dispatch_ahead == 0
+    expected = restorer.restore(images)
+    for ahead in (1, 2):
+        restorer.dispatch_ahead = ahead
+        for output, reference in zip(restorer.restore(images), expected):
+            np.testing.assert_array_equal(output, reference)

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from jaxrestore.data import io
 from jaxrestore.data.io import ImageReadError, list_images, read_image, write_image
 
 
@@ -110,3 +111,37 @@ def test_reads_set14_bridge_as_three_equal_channels(shared_data):
     assert bridge.shape[2] == 3 and bridge.dtype == np.uint8
     assert (bridge[..., 0] == bridge[..., 1]).all() and (bridge[..., 1] == bridge[..., 2]).all()
     assert read_image(shared_data / "Set14" / "bridge.png").shape[2] == 1
+
+
+def test_cmyk_and_animated_files_are_refused_with_advice(tmp_path):
+    Image.new("CMYK", (8, 8), (0, 50, 100, 0)).save(tmp_path / "print.jpg")
+    with pytest.raises(ImageReadError, match=r"print\.jpg: is a CMYK image; .*convert it to "
+                                             r"RGB first \(e\.g\. `convert IN -colorspace sRGB"):
+        read_image(tmp_path / "print.jpg")
+    frames = [Image.new("RGB", (8, 8), colour) for colour in ("red", "green", "blue")]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    with pytest.raises(ImageReadError, match=r"anim\.gif: is an animated .* \(3 frames\)"):
+        read_image(tmp_path / "anim.gif")
+    frames[0].save(tmp_path / "still.gif")  # a single-frame GIF is an image like any other
+    assert read_image(tmp_path / "still.gif")[0, 0].tolist() == [255, 0, 0]
+
+
+def test_write_is_atomic_and_marks_restored_outputs(tmp_path, monkeypatch):
+    rgb = np.full((4, 5, 3), 7, np.uint8)
+    write_image(tmp_path / "plain.png", rgb)
+    write_image(tmp_path / "marked.png", rgb, mark=True)
+    assert not io.is_restored_output(tmp_path / "plain.png")
+    assert io.is_restored_output(tmp_path / "marked.png")
+    assert Image.open(tmp_path / "marked.png").info["jaxrestore"] == "restored"
+    (tmp_path / "old.png").write_bytes(b"an earlier result")
+
+    def full_disk(image, fp, *args, **kwargs):
+        open(fp, "wb").write(b"\x89PNG half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", full_disk)
+    with pytest.raises(OSError, match="No space left") as error:
+        write_image(tmp_path / "old.png", rgb)
+    assert error.value.filename == str(tmp_path / "old.png")
+    assert (tmp_path / "old.png").read_bytes() == b"an earlier result"  # not half replaced
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["marked.png", "old.png", "plain.png"]

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from scipy.ndimage import uniform_filter
 
-from jaxrestore.ops.tiling import (crop, pad_to_multiple, plan_tiles, tile_starts, tile_window,
-                                   tiled_apply)
+from jaxrestore.ops.tiling import (crop, pad_to_multiple, plan_tiles, row_bands, tile_starts,
+                                   tile_window, tiled_apply)
 
 X = np.random.default_rng(0).random((2, 37, 29, 3)).astype(np.float32)
 
@@ -125,3 +125,13 @@ def test_plan_tiles_matches_tile_starts_and_windows():
                                   np.outer(tile_window(12, 4, 2, False, True),
                                            tile_window(12, 4, 2, False, True)))
     assert plan.total.shape == (74, 58) and plan.total.min() > 0
+
+
+def test_normalise_by_row_bands_equals_dividing_by_the_whole_weight():
+    """Normalising band by band (no image-sized weight array) gives exactly the division by
+    the plan's summed weight, also across band borders (600 output rows > one band)."""
+    plan = plan_tiles(300, 70, tile=64, overlap=16, scale=2)
+    summed = np.random.default_rng(1).random((1, 600, 140, 2)).astype(np.float32)
+    expected = (summed / plan.total[..., None]).astype(np.float32)  # float64 division, cast
+    np.testing.assert_array_equal(plan.normalise(summed.copy()), expected)
+    assert row_bands(600)[-1] == slice(512, 600) and len(row_bands(600)) == 3

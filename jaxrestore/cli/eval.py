@@ -34,8 +34,9 @@ def _add_inference_options(parser, tile: int, bucket: int) -> None:
                             f"tiles; 0 = whole image (default {tile})")
     group.add_argument("--overlap", type=int, default=32, metavar="M",
                        help="pixels shared by neighbouring tiles (default 32)")
-    group.add_argument("--tile-batch", type=int, default=8, metavar="T",
-                       help="tiles per device call (default 8)")
+    group.add_argument("--tile-batch", type=int, metavar="T",
+                       help="tiles per device call (default 1 on CPU, where batching measured "
+                            "no faster, 8 on GPU/TPU)")
     group.add_argument("--bucket", type=int, default=bucket, metavar="B",
                        help="pad inputs to multiples of B pixels so that mixed sizes compile "
                             f"a bounded number of times; 1 = exact sizes (default {bucket})")
@@ -101,18 +102,20 @@ def _restorer_options(args) -> dict:
 
 def _check_options(args) -> None:
     for name in ("tile", "overlap", "bucket", "batch_size", "tile_batch"):
-        if getattr(args, name) < 0:
+        if (getattr(args, name) or 0) < 0:
             raise UserError(f"--{name.replace('_', '-')} must not be negative")
 
 
 def run_score(args) -> int:
     from jaxrestore import evaluate, reports, tasks
+    from jaxrestore.data import io
     from jaxrestore.errors import InputError
     from jaxrestore.inference import Restorer, load_checkpoint
     from jaxrestore.models import display_name
 
     if args.out is not None:
         reports.check_output_folder(args.out, args.overwrite)
+        io.check_writable_folder(args.out)
     listed = evaluate.FolderImages(args.data, 3)  # a bad --data fails before the model loads
     restorer = None
     if args.checkpoint is None:
@@ -150,8 +153,11 @@ def run_score(args) -> int:
         return restorer.restore([x], progress=not args.no_progress)[0]
 
     writer = reports.ImageWriter(args.out, task, args.figures) if args.out else None
-    results = evaluate.evaluate(images, task, restore if restorer else None, on_image=writer,
-                                progress=not args.no_progress)
+    try:
+        results = evaluate.evaluate(images, task, restore if restorer else None,
+                                    on_image=writer, progress=not args.no_progress)
+    except OSError as error:
+        raise io.write_failure(error, writer.written if writer else []) from None
     model_name = display_name(restorer.config.model) if restorer is not None else "ours"
     results = {"protocol": reports.header(task, args.data, args.checkpoint,
                                           restorer.describe() if restorer else None, sum(tiled),
@@ -159,23 +165,37 @@ def run_score(args) -> int:
                **results}
     print(reports.format_table(results, model_name=model_name))
     if args.out:
-        reports.write_results(results, args.out)
+        try:
+            reports.write_results(results, args.out)
+        except OSError as error:
+            raise io.write_failure(error, writer.written) from None
         print(f"wrote results.json, results.csv{', restored/' if restorer else ''} and "
               f"figures/ to {args.out}")
     return 0
 
 
 def run_restore(args) -> int:
+    from jaxrestore.data import io
     from jaxrestore.inference import Restorer
     from jaxrestore.restore_files import plan_outputs, restore_files
 
-    plan = plan_outputs(args.images, args.out, args.overwrite)
+    plan, ignored = plan_outputs(args.images, args.out, args.overwrite)
+    io.check_writable_folder(args.out)
     restorer = Restorer.from_checkpoint(args.checkpoint, **_restorer_options(args))
     written, failed = restore_files(restorer, plan, progress=not args.no_progress)
     print(f"restored {len(written)} of {len(plan)} image(s) into {args.out} "
           f"({restorer.describe()})" + (f"; {len(failed)} skipped (listed above)"
-                                        if failed else ""))
+                                        if failed else "") + _ignored_summary(ignored))
     return EXIT_RUNTIME if failed else 0
+
+
+def _ignored_summary(ignored, shown: int = 3) -> str:
+    """'; ignored N file(s) in the input folders: a (why), ...' naming the first `shown`."""
+    if not ignored:
+        return ""
+    names = ", ".join(f"{path} ({why})" for path, why in ignored[:shown])
+    more = f" and {len(ignored) - shown} more" if len(ignored) > shown else ""
+    return f"; ignored {len(ignored)} file(s) in the input folders: {names}{more}"
 
 
 def main(argv=None, prog: str = "eval.py") -> int:
@@ -189,6 +209,7 @@ def main(argv=None, prog: str = "eval.py") -> int:
     except UserError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return error.exit_code
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:
+        print(f"{prog}: interrupted" + (f"; {interrupt}" if interrupt.args else ""),
+              file=sys.stderr)
         return 130

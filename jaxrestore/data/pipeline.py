@@ -47,14 +47,17 @@ class TrainData:
         samples = examples.prepare(
             sources.training_samples(config.data, task.channels, scale), scale)
         self.samples = [s for s in samples if examples.fits(s, scale, patch)]
-        for s in samples:
-            if not examples.fits(s, scale, patch):
-                logging.warning("skipping training image %s %s: smaller than data.patch_size %d",
-                                s.name, s.image.shape[:2], config.data.patch_size)
+        small = [s for s in samples if not examples.fits(s, scale, patch)]
         if not self.samples:
+            shorter = max((min(s.image.shape[:2]) for s in small), default=0)
             raise DataSourceError(
                 f"no training image is at least data.patch_size = {config.data.patch_size} "
-                "pixels on each side")
+                f"pixels on each side (the {len(small)} images' shorter sides are at most "
+                f"{shorter} pixels)")
+        if small:  # one line for all of them
+            logging.warning("skipping %d of %d training images smaller than data.patch_size %d "
+                            "(e.g. %s %s)", len(small), len(samples), config.data.patch_size,
+                            small[0].name, small[0].image.shape[:2])
         self.probabilities = examples.crop_probabilities(self.samples, scale, patch)
         self._pool = None
         if config.data.num_workers > 0:

@@ -28,6 +28,12 @@ def _as_pair(value, name: str):
     return int(pair[0]), int(pair[1])
 
 
+def row_bands(height: int, rows: int = 256) -> list:
+    """Slices of at most `rows` rows covering [0, height): for work on a large image band by
+    band, so that temporaries stay a band's size."""
+    return [slice(start, min(start + rows, height)) for start in range(0, height, rows)]
+
+
 def pad_to_multiple(x: np.ndarray, multiple, mode: str = "reflect"):
     """Pads NHWC x at the bottom and right so H and W are multiples of `multiple` (int or (mh, mw)).
 
@@ -81,7 +87,8 @@ class TilePlan:
 
     tile_hw: (th, tw), every tile's input size. starts: [(y0, x0)] of each tile, row-major.
     windows: per tile, the (th*s,) row and (tw*s,) column weights (`tile_window`).
-    total: (height*s, width*s) summed weight of all tiles, positive everywhere.
+    row_total, col_total: (height*s,) and (width*s,) summed 1-D weights; their outer product
+    `total` (height*s, width*s) is the summed weight of all tiles, positive everywhere.
     """
 
     height: int
@@ -90,7 +97,13 @@ class TilePlan:
     tile_hw: tuple
     starts: list
     windows: list
-    total: np.ndarray
+    row_total: np.ndarray
+    col_total: np.ndarray
+
+    @property
+    def total(self) -> np.ndarray:
+        """(height*s, width*s) summed weight of all tiles."""
+        return self.row_total[:, None] * self.col_total[None, :]
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -113,8 +126,10 @@ class TilePlan:
         out[..., y0 * s:(y0 + th) * s, x0 * s:(x0 + tw) * s, :] += weighted
 
     def normalise(self, out: np.ndarray) -> np.ndarray:
-        """Divides the summed weighted outputs by the summed weights (in place); returns out."""
-        out /= self.total[..., None]
+        """Divides the summed weighted outputs (..., height*s, width*s, C) by the summed weights,
+        in place and band by band (no image-sized temporary); returns out."""
+        for band in row_bands(out.shape[-3]):
+            out[..., band, :, :] /= (self.row_total[band, None] * self.col_total[None, :])[..., None]
         return out
 
 
@@ -140,7 +155,7 @@ def plan_tiles(height: int, width: int, tile: int, overlap: int, scale: int = 1)
     return TilePlan(height, width, scale, (th, tw),
                     [(y0, x0) for y0 in rows for x0 in cols],
                     [(wy, wx) for wy in row_windows for wx in col_windows],
-                    row_total[:, None] * col_total[None, :])
+                    row_total, col_total)
 
 
 def tiled_apply(fn, x: np.ndarray, tile: int, overlap: int, scale: int = 1) -> np.ndarray:
