@@ -198,11 +198,12 @@ def test_images_smaller_than_the_patch_give_one_line(photo_dir, caplog):
     """Two of the three photos (40x52, 44x60) are below a 46-pixel patch: one warning line for
     both; with a patch above all three, only the error (no warning per image)."""
     with caplog.at_level("WARNING"):
-        pipeline.TrainData(make_config(photo_dir, "denoise", data__patch_size=46,
-                                       data__num_workers=0)).close()
+        config = make_config(photo_dir, "denoise", data__patch_size=46, data__num_workers=0)
+        pipeline.TrainData(config, tasks.task_from_config(config.task)).close()
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(warnings) == 1 and "skipping 2 of 3 training images" in warnings[0]
     caplog.clear()
     with caplog.at_level("WARNING"), pytest.raises(ValueError, match="3 images. shorter sides are at most 48"):
-        pipeline.TrainData(make_config(photo_dir, "denoise", data__patch_size=64))
+        config = make_config(photo_dir, "denoise", data__patch_size=64)
+        pipeline.TrainData(config, tasks.task_from_config(config.task))
     assert not [r for r in caplog.records if r.levelname == "WARNING"]

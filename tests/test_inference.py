@@ -359,7 +359,7 @@ def test_tiled_restore_holds_no_image_sized_copy_beyond_its_output():
     tile by tile. Before streaming, five image-sized float arrays were alive at once."""
     import tracemalloc
 
-    config = dncnn_config(features=2, depth=2)
+    config = dncnn_config(n_feats=2, depth=2)
     restorer = Restorer(config, init(config), tile=64, overlap=16, bucket=32)
     image = np.round(photo(512, 512) * 255).astype(np.uint8)
     restorer.restore([image[:64, :64]])  # compiles
@@ -374,7 +374,7 @@ def test_tiled_restore_holds_no_image_sized_copy_beyond_its_output():
 
 def test_images_below_the_minimum_size_are_refused():
     """1x1 and 2x3 inputs came back with colour shifts of 20 levels: refused below 8x8."""
-    config = dncnn_config(features=2, depth=2)
+    config = dncnn_config(n_feats=2, depth=2)
     restorer = Restorer(config, init(config))
     for shape in ((1, 1, 3), (2, 3, 3), (7, 40, 3)):
         with pytest.raises(InputError, match=f"a {shape[0]}x{shape[1]} image is below the "
@@ -385,7 +385,7 @@ def test_images_below_the_minimum_size_are_refused():
 
 def test_default_tile_batch_is_one_tile_on_cpu():
     """On CPU a batch of tiles measured no faster than one at a time (bench/restore.py)."""
-    config = dncnn_config(features=2, depth=2)
+    config = dncnn_config(n_feats=2, depth=2)
     assert jax.default_backend() == "cpu"
     assert Restorer(config, init(config), tile=64).tile_batch == 1
     assert Restorer(config, init(config), tile=64, tile_batch=4).tile_batch == 4
@@ -394,7 +394,7 @@ def test_default_tile_batch_is_one_tile_on_cpu():
 def test_dispatching_tile_batches_ahead_gives_the_same_output():
     """The accelerators' path (the next batch dispatched before the current one is waited for)
     blends the same tiles into the same pixels as the CPU's (one batch at a time)."""
-    config = dncnn_config(features=2, depth=2)
+    config = dncnn_config(n_feats=2, depth=2)
     restorer = Restorer(config, init(config), tile=32, overlap=8, bucket=32, tile_batch=2)
     images = [photo(80, 70), photo(80, 70, seed=1)]  # 2 x 3 x 3 tiles in batches of 2
     assert restorer.dispatch_ahead == 0
