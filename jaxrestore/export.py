@@ -44,7 +44,7 @@ import jax.numpy as jnp
 from jax import export as jax_export
 
 from jaxrestore.config import model_signature
-from jaxrestore.errors import UserError
+from jaxrestore.errors import EXIT_RUNTIME, UserError
 from jaxrestore.inference import Restorer, conv_algorithm, load_checkpoint
 
 MANIFEST = "manifest.json"
@@ -52,6 +52,8 @@ MANIFEST = "manifest.json"
 
 class ExporterMissing(UserError):
     """The optional package an export format needs is not installed."""
+
+    exit_code = EXIT_RUNTIME
 
 PLATFORMS = ("cpu", "cuda", "rocm", "tpu")
 

@@ -193,7 +193,7 @@ def test_cli_user_errors_are_one_line(tmp_path, capsys):
     np.savez(bad_path, **sd)
     for path, needle in ((corrupt_path, "not a .pth"), (bad_path, "head.0.bias")):
         code, err = in_process("ignn", path, tmp_path / "out")
-        assert code == 1 and len(err.strip().splitlines()) == 1 and needle in err, err
+        assert code == 2 and len(err.strip().splitlines()) == 1 and needle in err, err
     assert not (tmp_path / "out").exists()
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "file").write_text("x")

@@ -112,3 +112,15 @@ def test_export_mistakes_are_one_line(tmp_path, capsys):
         assert export_cli.main(["--checkpoint", str(ckpt), *argv]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0], err
+
+
+def test_a_missing_checkpoint_exits_as_in_eval(tmp_path, capsys):
+    """One exit-code rule for every command: a checkpoint path that holds none is a usage
+    mistake (2) in export as in eval, not a runtime failure (1)."""
+    from jaxrestore.cli import eval as eval_cli
+    missing = str(tmp_path / "no_checkpoint")
+    export_code = export_cli.main(["--checkpoint", missing, "--out", str(tmp_path / "o")])
+    eval_code = eval_cli.main(["restore", "--checkpoint", missing, "--out", str(tmp_path / "r"),
+                               str(tmp_path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert export_code == eval_code == 2 and len(err) == 2, err

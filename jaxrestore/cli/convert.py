@@ -14,10 +14,7 @@ import argparse
 import pathlib
 import sys
 
-from jaxrestore.errors import UserError
-
-EXIT_STATUS = ("exit status: 0 done, 2 a usage mistake (arguments, missing input, existing "
-               "output), 1 weights that cannot be read or converted")
+from jaxrestore.errors import EXIT_RULE, EXIT_RUNTIME, UserError
 
 
 class UsageError(UserError):
@@ -28,7 +25,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     from jaxrestore.architectures import ARCHITECTURES
     parser = argparse.ArgumentParser(
         prog=prog, usage=f"{prog} [ARCH] FILE OUT [options]", description=__doc__,
-        epilog=EXIT_STATUS + ". ARCH: " + "; ".join(
+        epilog=EXIT_RULE + ". ARCH: " + "; ".join(
             f"{a.name}: {a.title}" for a in ARCHITECTURES),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="+", metavar="[ARCH] FILE OUT", help=argparse.SUPPRESS)
@@ -98,19 +95,17 @@ def main(argv=None, prog: str = "jaxrestore convert") -> int:
     args = build_parser(prog).parse_args(argv)
     try:
         architecture, source, output, options, licence = _check(args)
-    except UserError as error:
-        print(f"{prog}: error: {error}", file=sys.stderr)
-        return 2
-    try:
         if output.suffix == ".safetensors":
             print(_to_safetensors(source, output, licence))
         else:
             print(_to_checkpoint(architecture, source, output, options, licence))
-    except (UserError, OSError) as error:  # OSError: the output cannot be written
+    except UserError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
-        return 1
+        return error.exit_code
+    except OSError as error:  # the output cannot be written
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return EXIT_RUNTIME
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -4,10 +4,7 @@ import argparse
 import pathlib
 import sys
 
-from jaxrestore.errors import UserError
-
-EXIT_STATUS = ("exit status: 0 done, 2 a usage mistake (options, or sizes and platforms the "
-               "model cannot take), 1 a checkpoint that cannot be read or a failed write")
+from jaxrestore.errors import EXIT_RULE, EXIT_RUNTIME, UserError
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -22,7 +19,7 @@ def _size(text: str) -> tuple[int, int]:
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
     from jaxrestore import export
-    parser = argparse.ArgumentParser(prog=prog, description=export.__doc__, epilog=EXIT_STATUS,
+    parser = argparse.ArgumentParser(prog=prog, description=export.__doc__, epilog=EXIT_RULE,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", required=True, metavar="DIR",
                         help="checkpoint directory (or a train.py workdir)")
@@ -68,13 +65,7 @@ def main(argv=None, prog: str = "jaxrestore export") -> int:
     platforms = tuple(p.strip() for p in args.platforms.split(",") if p.strip())
     try:
         out = _check(args)
-    except UserError as error:
-        return _fail(prog, error, 2)
-    try:
         config, variables = load_checkpoint(args.checkpoint)
-    except UserError as error:
-        return _fail(prog, error, 1)
-    try:
         if args.format == "onnx":
             platforms = ()
             exported = export.export_onnx(config, variables, args.size, args.batch,
@@ -82,14 +73,12 @@ def main(argv=None, prog: str = "jaxrestore export") -> int:
         else:
             exported = export.export_restorer(config, variables, args.size, args.batch,
                                               platforms, args.self_ensemble)
-    except export.ExporterMissing as error:
-        return _fail(prog, error, 1)
-    except UserError as error:  # sizes, platforms or a format that the model cannot take
-        return _fail(prog, error, 2)
+    except UserError as error:
+        return _fail(prog, error, error.exit_code)
     try:
         export.write(exported, out, config, platforms, args.self_ensemble)
     except OSError as error:
-        return _fail(prog, f"cannot write {out}: {error}", 1)
+        return _fail(prog, f"cannot write {out}: {error}", EXIT_RUNTIME)
     for name, artifact in exported.items():
         print(f"wrote {out / name}: input {export.input_shape(artifact)}"
               + (f" for {', '.join(platforms)}" if platforms else " (ONNX)"))
