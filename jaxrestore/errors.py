@@ -7,10 +7,11 @@ it helps. Anything else that escapes is a bug and keeps its traceback.
 
 Exit codes, one rule for every command (stated in each --help): 0 success; 2 a usage mistake
 (bad flags, config, paths or inputs given by the user: `EXIT_USAGE`, every UserError but the
-runtime ones); 1 a runtime failure (training diverged, some files could not be restored:
-`EXIT_RUNTIME`: training diverged, a full disk, a work directory in use, an output that
-cannot be written, files that could not be restored); 130 interrupted by SIGINT, 143 by SIGTERM (train saves the step first).
+runtime ones); 1 a runtime failure (`EXIT_RUNTIME`: training diverged, a full disk, a work
+directory in use, an output that cannot be written, files that could not be restored); 130
+interrupted by SIGINT, 143 by SIGTERM (train saves the step first).
 """
+import errno
 
 EXIT_USAGE = 2
 EXIT_RUNTIME = 1
@@ -49,6 +50,10 @@ class TrainingDiverged(UserError):
     """Training stopped at a non-finite loss; the message names the step it can resume from."""
 
     exit_code = EXIT_RUNTIME
+
+
+# The errno values of a full disk or an exhausted quota (OSError.errno), reported as DiskFull.
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 
 
 class DiskFull(UserError):

@@ -271,9 +271,9 @@ class Demosaic(TaskDefaults):
 
     def degrade(self, image: np.ndarray) -> protocol.Degraded:
         mosaic = degradations.bayer_mosaic(image)
+        masked = degradations.mosaic_to_masked(mosaic)  # test_input's, computed once
         baseline = degradations.bilinear_demosaic(mosaic) / 255.0
-        return protocol.Degraded(self.test_input(image), image, baseline,
-                                 degradations.mosaic_to_masked(mosaic))
+        return protocol.Degraded(_unit(masked), image, baseline, masked)
 
     def describe(self) -> str:
         return "demosaic: RGGB mosaic, 3-channel masked; PSNR/SSIM on RGB"

@@ -22,7 +22,6 @@ marks what it writes (`RESTORED_MARK` in the PNG's text chunks), so `list_folder
 tool output from an input.
 """
 import dataclasses
-import errno
 import os
 import pathlib
 import tempfile
@@ -32,7 +31,7 @@ from typing import Optional
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from jaxrestore.errors import DiskFull, ImageReadError, OutputError
+from jaxrestore.errors import DISK_FULL_ERRNOS, DiskFull, ImageReadError, OutputError
 from jaxrestore.ops.color import rgb_to_luma
 from jaxrestore.ops.quantize import round_to_uint8
 
@@ -164,7 +163,7 @@ def write_failure(error: OSError, written: list) -> OutputError:
     for a failed write (`error` names the file) after `written` files were written, in order."""
     done = (f"{len(written)} file(s) were written before it, the last {written[-1]}"
             if written else "nothing was written before it")
-    kind = DiskFull if error.errno in (errno.ENOSPC, errno.EDQUOT) else OutputError
+    kind = DiskFull if error.errno in DISK_FULL_ERRNOS else OutputError
     return kind(f"could not write {error.filename or 'an output file'}: "
                 f"{error.strerror or error}; {done}")
 
