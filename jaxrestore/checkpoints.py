@@ -17,7 +17,6 @@ readers skip them with one warning line and use the newest good step. A save tha
 space removes its half-written step and raises DiskFull naming the newest complete one.
 """
 import contextlib
-import errno
 import json
 import logging
 import math
@@ -34,7 +33,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from jaxrestore import models
-from jaxrestore.errors import CheckpointError, DiskFull
+from jaxrestore.errors import DISK_FULL_ERRNOS, CheckpointError, DiskFull
 
 STATE = "state"
 CONFIG = "config"
@@ -61,7 +60,6 @@ def _first_line(error: Exception) -> str:
     return f"{type(error).__name__}: {lines[0][:200]}"
 
 
-DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 # how tensorstore names them in the messages that orbax logs and re-raises as ValueError
 _DISK_FULL_MARKS = tuple(f"[os_error_code='{code}']" for code in DISK_FULL_ERRNOS)
 
@@ -80,10 +78,13 @@ def is_disk_full(error: BaseException) -> bool:
     return False
 
 
-def _not_disk_full(record: logging.LogRecord) -> bool:
-    """Log filter: drops orbax's error records about a full disk (DiskFull reports it once)."""
+def _not_orbax_noise(record: logging.LogRecord) -> bool:
+    """Log filter dropping orbax's word on what our own lines report: its warnings (e.g. a
+    damaged step's missing metadata: the reader names the step as unreadable) and its errors
+    about a full disk (DiskFull reports it once)."""
     error = record.exc_info[1] if record.exc_info else None
-    return not (any(mark in record.getMessage() for mark in _DISK_FULL_MARKS)
+    return not ((record.levelno < logging.ERROR and "orbax" in record.pathname)
+                or any(mark in record.getMessage() for mark in _DISK_FULL_MARKS)
                 or (error is not None and is_disk_full(error)))
 
 
@@ -95,8 +96,8 @@ def _is_closed_event_loop(unraisable) -> bool:
 @contextlib.contextmanager
 def _quiet_orbax_failures():
     """Within the block, sys.unraisablehook drops orbax's late 'Event loop is closed' callbacks
-    (passing everything else to the hook it replaced) and absl's log drops orbax's full-disk
-    errors; both are restored afterwards.
+    (passing everything else to the hook it replaced) and absl's log drops orbax's warnings and
+    full-disk errors (`_not_orbax_noise`); both are restored afterwards.
 
     After a failed read or write, tensorstore completes the step's other pending operations
     and their callbacks hit orbax's already closed event loop; each would print a traceback that
@@ -104,7 +105,7 @@ def _quiet_orbax_failures():
     """
     previous = sys.unraisablehook
     absl_logger = logging.getLogger("absl")
-    absl_logger.addFilter(_not_disk_full)
+    absl_logger.addFilter(_not_orbax_noise)
 
     def hook(unraisable):
         if not _is_closed_event_loop(unraisable):
@@ -114,7 +115,7 @@ def _quiet_orbax_failures():
     try:
         yield
     finally:
-        absl_logger.removeFilter(_not_disk_full)
+        absl_logger.removeFilter(_not_orbax_noise)
         if sys.unraisablehook is hook:  # leave a hook installed meanwhile by others alone
             sys.unraisablehook = previous
 

@@ -220,3 +220,23 @@ def test_a_full_disk_while_saving_is_one_error_and_keeps_the_earlier_steps(tmp_p
     assert str(error.value) == (f"no space left on device while saving step 2 in {tmp_path}; "
                                 "newest complete checkpoint: step 1")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["1"]
+
+
+def test_a_damaged_step_is_named_by_our_error_alone(tmp_path):
+    """orbax warns about a damaged step's missing metadata on the absl logger (a real `eval
+    score` printed two such lines before its own); the reader's one line says it instead."""
+    import logging
+    step = tmp_path / "damaged" / "0"
+    step.mkdir(parents=True)
+    (step / "junk").write_text("junk")
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    absl_logger = logging.getLogger("absl")
+    absl_logger.addHandler(handler)
+    try:
+        with pytest.raises(CheckpointError, match="step 0 is unreadable"):
+            checkpoints.load_for_inference(tmp_path / "damaged")
+    finally:
+        absl_logger.removeHandler(handler)
+    assert [record.getMessage() for record in records] == []
