@@ -19,6 +19,11 @@ IGNN (its neighbour search is an argument of the call, `IGNN.graph`):
 - `zero`: the graph branch's outputs (the GCN block's LR and HR aggregates) set to zero.
 MAGN (element graph and element-block graph of every multi-level block):
 - `full` (as trained), `zero_element`, `zero_block`, `zero_both`: that level's messages zeroed.
+- `shuffled_element`: every position receives the element message meant for another position
+  (the element graph's queries permuted over the positions by one random permutation).
+- `shuffled_block`: every node's candidates are scored against the keys of other, random nodes
+  (the block graph's keys permuted over the nodes), so which top_k of its window it keeps and
+  their weights no longer depend on their content; the values are still its window's.
 
 If `shuffled` scores like `knn`, the network does not use which neighbours it gets.
 Exit status: 0, 1 (a runtime failure), 2 (a usage mistake), with one line on stderr.
@@ -49,9 +54,11 @@ from jaxrestore.ops.knn import window_starts, windowed_knn  # noqa: E402
 from jaxrestore.ops.patches import extract_patches  # noqa: E402
 
 IGNN_VARIANTS = ("knn", "shuffled", "random", "self", "oracle", "zero")
-MAGN_VARIANTS = ("full", "zero_element", "zero_block", "zero_both")
+MAGN_VARIANTS = ("full", "zero_element", "zero_block", "zero_both", "shuffled_element",
+                 "shuffled_block")
 MAGN_ZEROED = {"full": (), "zero_element": (ElementGraph,), "zero_block": (BlockGraph,),
                "zero_both": (ElementGraph, BlockGraph)}
+MAGN_SHUFFLED = {"shuffled_element": (ElementGraph, "query"), "shuffled_block": (BlockGraph, "key")}
 
 
 def _windows(query_grid, database_grid, window, scale):
@@ -142,6 +149,26 @@ def zeroing(module_classes):
     return interceptor
 
 
+def node_permutation(seed: int, nodes: int) -> jax.Array:
+    """The permutation (nodes,) of the `shuffled_*` MAGN variants: node i takes node perm[i]'s."""
+    return jax.random.permutation(jax.random.PRNGKey(seed), nodes)
+
+
+def shuffling(graph_class, projection: str, seed: int):
+    """A Flax method interceptor that permutes over the nodes the output (B, ..., F) of the
+    Dense layer named `projection` of every `graph_class` instance: all axes between the first
+    and the last are the nodes, flattened row-major, and node i takes node_permutation[i]'s."""
+    def interceptor(next_fun, args, kwargs, context):
+        out = next_fun(*args, **kwargs)
+        module = context.module
+        if (context.method_name == "__call__" and isinstance(module, nn.Dense)
+                and module.name == projection and isinstance(module.parent, graph_class)):
+            nodes = out.reshape(out.shape[0], -1, out.shape[-1])
+            return nodes[:, node_permutation(seed, nodes.shape[1])].reshape(out.shape)
+        return out
+    return interceptor
+
+
 def ignn_forward(model, variables, variant: str, seed: int = 0):
     """(lr (B,h,w,3), hr (B,h·s,w·s,3), both in [0, 1]) → the model's output in [0, 1] (not
     clamped) under an IGNN `variant` (module doc). Pure: jit it."""
@@ -161,11 +188,16 @@ def ignn_forward(model, variables, variant: str, seed: int = 0):
     return forward
 
 
-def magn_forward(model, variables, variant: str, pixel_range: float = 1.0):
-    """(x (B,h,w,C), target) in [0, 1] → MAGN's output in [0, 1] with the levels that
-    `variant` names zeroed in every multi-level block (module doc). Pure: jit it."""
+def magn_forward(model, variables, variant: str, pixel_range: float = 1.0, seed: int = 0):
+    """(x (B,h,w,C), target) in [0, 1] → MAGN's output in [0, 1] with the level that
+    `variant` names zeroed or shuffled in every multi-level block (module doc). Pure: jit it."""
+    if variant in MAGN_SHUFFLED:
+        interceptor = shuffling(*MAGN_SHUFFLED[variant], seed)
+    else:
+        interceptor = zeroing(MAGN_ZEROED[variant])
+
     def forward(x, _target):
-        with nn.intercept_methods(zeroing(MAGN_ZEROED[variant])):
+        with nn.intercept_methods(interceptor):
             return model.apply(variables, x * pixel_range) / pixel_range
     return forward
 
@@ -183,7 +215,7 @@ def probe(checkpoint, data, variants=None, seed: int = 0):
         known, forward_of = IGNN_VARIANTS, lambda v: ignn_forward(model, variables, v, seed)
     elif config.model.name == "magn":
         known, forward_of = MAGN_VARIANTS, lambda v: magn_forward(model, variables, v,
-                                                                   config.model.pixel_range)
+                                                                   config.model.pixel_range, seed)
     else:
         raise UserError(f"{checkpoint} holds a {config.model.name} model, which has no graph")
     variants = variants or known
@@ -215,7 +247,7 @@ def main(argv=None) -> int:
     parser.add_argument("--checkpoint", required=True, help="checkpoint directory or workdir")
     parser.add_argument("--data", required=True, help="folder of ground-truth images")
     parser.add_argument("--variants", help="comma-separated subset (default: all of the model's)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of shuffled / random (0)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the shuffled and random variants (0)")
     args = parser.parse_args(argv)
     try:
         variants = args.variants.split(",") if args.variants else None

@@ -4,12 +4,13 @@ table `window_indices`, hand-computed own positions, a brute-force NumPy nearest
 import importlib.util
 import pathlib
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxrestore.models.ignn import IGNN
-from jaxrestore.models.magn import MAGN
+from jaxrestore.models.magn import MAGN, BlockGraph, ElementGraph
 from jaxrestore.ops.knn import window_indices
 from jaxrestore.ops.patches import patch_padding
 
@@ -92,6 +93,36 @@ def test_magn_full_is_the_models_output_and_zeroing_a_level_changes_it():
     plain = np.asarray(model.apply(variables, x))
     np.testing.assert_array_equal(np.asarray(probe.magn_forward(model, variables, "full")(x, x)),
                                   plain)
-    for variant in ("zero_element", "zero_block"):
+    # (shuffled_element is checked on its own above: at initialisation the element messages
+    # are nearly the same at every position, so permuting them moves this output by ~1e-7.)
+    for variant in ("zero_element", "zero_block", "shuffled_block"):
         out = np.asarray(probe.magn_forward(model, variables, variant)(x, x))
         assert np.abs(out - plain).max() > 1e-6, variant
+
+
+def test_shuffled_element_gives_each_position_another_positions_message():
+    """The linear element graph's message at a position depends on its own query and the
+    image-wide summary only, so with the queries permuted the output at position i must be
+    the unshuffled output at position perm[i]."""
+    graph = ElementGraph(heads=2)
+    x = jnp.asarray(np.random.default_rng(4).normal(size=(2, 5, 6, 8)), jnp.float32)
+    variables = graph.init(jax.random.PRNGKey(0), x)
+    plain = np.asarray(graph.apply(variables, x)).reshape(2, 30, 8)
+    with nn.intercept_methods(probe.shuffling(ElementGraph, "query", seed=3)):
+        shuffled = np.asarray(graph.apply(variables, x)).reshape(2, 30, 8)
+    perm = np.asarray(probe.node_permutation(3, 30))
+    assert (perm != np.arange(30)).any()
+    np.testing.assert_allclose(shuffled, plain[:, perm], rtol=1e-5, atol=1e-6)
+
+
+def test_shuffled_block_changes_only_which_candidates_are_kept_and_how_weighted():
+    """With one candidate per node (window 1) the keys cannot matter: shuffling them must leave
+    the block graph's output as it is; with a 3×3 window it must change it."""
+    x = jnp.asarray(np.random.default_rng(5).normal(size=(1, 12, 12, 8)), jnp.float32)
+    for window, top_k, same in ((1, 1, True), (3, 2, False)):
+        graph = BlockGraph(heads=2, patch=3, stride=2, window=window, top_k=top_k, embed=4)
+        variables = graph.init(jax.random.PRNGKey(0), x)
+        plain = np.asarray(graph.apply(variables, x))
+        with nn.intercept_methods(probe.shuffling(BlockGraph, "key", seed=0)):
+            shuffled = np.asarray(graph.apply(variables, x))
+        assert np.array_equal(shuffled, plain) == same, window
