@@ -45,7 +45,7 @@ if str(REPO) not in sys.path:
 from jaxrestore import evaluate, protocol, tasks  # noqa: E402
 from jaxrestore.errors import UserError  # noqa: E402
 from jaxrestore.inference import load_checkpoint  # noqa: E402
-from jaxrestore.models import build_model  # noqa: E402
+from jaxrestore.models import apply_unit_range, build_model  # noqa: E402
 from jaxrestore.models.ignn import GCNBlock  # noqa: E402
 from jaxrestore.models.magn import BlockGraph, ElementGraph  # noqa: E402
 from jaxrestore.models.vgg import VGGEmbedding  # noqa: E402
@@ -198,7 +198,7 @@ def magn_forward(model, variables, variant: str, pixel_range: float = 1.0, seed:
 
     def forward(x, _target):
         with nn.intercept_methods(interceptor):
-            return model.apply(variables, x * pixel_range) / pixel_range
+            return apply_unit_range(model, variables, x, pixel_range)
     return forward
 
 
