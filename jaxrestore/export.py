@@ -45,7 +45,7 @@ from jax import export as jax_export
 
 from jaxrestore.config import model_signature
 from jaxrestore.errors import EXIT_RUNTIME, UserError
-from jaxrestore.inference import Restorer, conv_algorithm, load_checkpoint
+from jaxrestore.inference import Restorer, conv_algorithm
 
 MANIFEST = "manifest.json"
 

@@ -1,16 +1,14 @@
 """jax.export artifacts of a checkpoint restore images in a fresh process that imports jax only,
 exactly as the Restorer does; lowering for GPU and TPU works on this CPU machine."""
 import json
-import pathlib
 import subprocess
 import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 
-from jaxrestore import checkpoints, export
+from jaxrestore import checkpoints
 from jaxrestore.cli import export as export_cli
 from jaxrestore.configs.common import base_config
 from jaxrestore.inference import Restorer

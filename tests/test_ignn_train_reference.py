@@ -45,7 +45,6 @@ weights after likewise). No float64 arrays are stored, so:
 """
 import functools
 import json
-import pathlib
 import re
 import warnings
 

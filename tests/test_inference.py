@@ -17,7 +17,6 @@ from jaxrestore.errors import CheckpointError, InputError
 from jaxrestore.inference import Restorer, load_checkpoint
 from jaxrestore.models import build_model
 from jaxrestore.models.ignn import son_image
-from jaxrestore.ops.color import rgb_to_luma
 from jaxrestore.ops.tiling import tiled_apply
 
 

@@ -2,7 +2,6 @@
 work directory (a second trainer refused while it runs, SIGTERM saves the step under way, the
 printed command resumes it, then the disk fills while a checkpoint is written); the lock's
 stale-holder rules; what SIGINT does; `train --help` into a closed pipe."""
-import datetime
 import errno
 import json
 import os

@@ -1,7 +1,6 @@
 """Losses, learning-rate schedules and the optimiser against hand computations."""
 import math
 
-import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np

@@ -24,8 +24,6 @@ import logging
 import pathlib
 from typing import List
 
-import numpy as np
-
 from jaxrestore.data import io
 from jaxrestore.data.io import Sample
 from jaxrestore.errors import DataSourceError, ImageReadError
